@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * vext: KVM-style virtualization services for any VMM on a stock kernel.
+ *
+ * This is the one user-space ABI of the vext module suite. Every ioctl is
+ * described in Documentation/api.rst; the comments here are a summary.
+ *
+ * File descriptors (KVM style):
+ *   /dev/vext   system ioctls: VEXT_GET_API_VERSION, VEXT_CHECK_EXTENSION,
+ *               VEXT_CREATE_VM (returns a VM fd)
+ *   VM fd       one domain: VEXT_GET_DOMID, VEXT_CREATE_VCPU (returns a
+ *               vCPU fd), VEXT_SET_USER_MEMORY_REGION, component ioctls
+ *   vCPU fd     mmap() offset 0 maps struct vext_vcpu_shared read-only;
+ *               component ioctls
+ *
+ * Only fixed-width __u8/__u16/__u32/__u64 types are used and every struct has
+ * explicit padding, so the layout is identical for 32- and 64-bit callers
+ * and for C and C++.
+ */
+#ifndef _UAPI_LINUX_VEXT_H
+#define _UAPI_LINUX_VEXT_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+#include <linux/const.h>
+
+/*
+ * Bumped only on an incompatible change of this header. New features are
+ * discovered with VEXT_CHECK_EXTENSION, never by comparing versions.
+ */
+#define VEXT_API_VERSION	1
+
+/*
+ * ioctl magic 0xA7. Documentation/userspace-api/ioctl/ioctl-number.rst lists
+ * no user of 0xA7 (checked in Linux 6.1 and in mainline): it lies in the
+ * 0xA0-0xAF block next to the other hypervisor interfaces (0xA2 ACRN,
+ * 0xAE KVM, 0xAF Freescale hypervisor) without overlapping any of them.
+ *
+ * Command numbers are split into ranges, one per component; core routes a
+ * VM or vCPU ioctl to the component that owns its range:
+ *   0x00-0x0f  system (/dev/vext)          core
+ *   0x10-0x1f  VM and vCPU                 core
+ *   0x20-0x2f  per-CPU state and stats     vext_percpu
+ *   0x30-0x3f  preempt notifiers           vext_pn
+ *   0x40-0x5f  PCI device assignment       vext_assign
+ *   0x60-0x7f  grant tables                vext_gnt
+ *   0x80-0xef  reserved
+ *   0xf0-0xff  test component of the selftests (never in a release)
+ */
+#define VEXTIO			0xA7
+
+/* Capabilities, the argument of VEXT_CHECK_EXTENSION. 0 means "absent". */
+#define VEXT_CAP_CORE			0	/* always 1 */
+#define VEXT_CAP_MAX_VCPUS		1	/* max vCPUs per VM */
+#define VEXT_CAP_MAX_VCPU_ID		2	/* vCPU ids are < this */
+#define VEXT_CAP_NR_MEMSLOTS		3	/* memory slots per VM */
+#define VEXT_CAP_MAX_DOMID		4	/* largest domid handed out */
+#define VEXT_CAP_VCPU_SHARED_PAGE	5	/* vext_vcpu_shared version */
+#define VEXT_CAP_PERCPU_STATS		16	/* vext_percpu: stats fds */
+#define VEXT_CAP_PREEMPT_NOTIFY		32	/* vext_pn: vCPU load/put */
+#define VEXT_CAP_PCI_ASSIGN		48	/* vext_assign: INTx assignment */
+#define VEXT_CAP_PCI_2_3		49	/* vext_assign: shared-line INTx */
+#define VEXT_CAP_GRANT_TABLE		64	/* vext_gnt: max grant frames */
+#define VEXT_CAP_GNTDEV_ABI		65	/* vext_gnt: gntdev/gntalloc */
+
+/* Limits of core, also reported through the capabilities above. */
+#define VEXT_MAX_VCPUS			64
+#define VEXT_MAX_VCPU_ID		1024
+#define VEXT_NR_MEMSLOTS		32
+#define VEXT_MIN_DOMID			1
+#define VEXT_MAX_DOMID			0x7fef
+/* Largest single memory slot: 2^40 bytes (1 TiB). */
+#define VEXT_MAX_MEMSLOT_SIZE		_BITULL(40)
+
+/* ---- /dev/vext ioctls ---------------------------------------------- */
+
+/* Returns VEXT_API_VERSION. Argument must be 0. */
+#define VEXT_GET_API_VERSION		_IO(VEXTIO, 0x00)
+/* Argument: a VEXT_CAP_* number. Returns 0 (absent) or a positive value. */
+#define VEXT_CHECK_EXTENSION		_IO(VEXTIO, 0x01)
+/* Argument: VM type, must be 0. Returns a new VM fd (O_CLOEXEC). */
+#define VEXT_CREATE_VM			_IO(VEXTIO, 0x02)
+
+/* ---- VM ioctls (core) ---------------------------------------------- */
+
+/* Argument: vCPU id < VEXT_MAX_VCPU_ID. Returns a new vCPU fd. */
+#define VEXT_CREATE_VCPU		_IO(VEXTIO, 0x10)
+#define VEXT_SET_USER_MEMORY_REGION	_IOW(VEXTIO, 0x11, \
+					     struct vext_userspace_memory_region)
+/* Argument must be 0. Returns the VM's domid (1..VEXT_MAX_DOMID). */
+#define VEXT_GET_DOMID			_IO(VEXTIO, 0x12)
+
+/*
+ * struct vext_userspace_memory_region - one guest-physical memory slot
+ * @slot:            slot number, < VEXT_NR_MEMSLOTS
+ * @flags:           VEXT_MEM_* flags; unknown bits are rejected
+ * @guest_phys_addr: guest-physical base, page aligned
+ * @memory_size:     bytes, page aligned, at most VEXT_MAX_MEMSLOT_SIZE;
+ *                   0 deletes the slot
+ * @userspace_addr:  page-aligned address in the caller's memory backing it
+ *
+ * Same layout and semantics as KVM's struct kvm_userspace_memory_region:
+ * slots may not overlap in guest-physical space; an existing slot may only
+ * be moved (new guest_phys_addr, everything else unchanged) or deleted.
+ */
+struct vext_userspace_memory_region {
+	__u32 slot;
+	__u32 flags;
+	__u64 guest_phys_addr;
+	__u64 memory_size;
+	__u64 userspace_addr;
+};
+
+/* Bit 0 is reserved (KVM's dirty logging); bit 1 matches KVM_MEM_READONLY. */
+#define VEXT_MEM_READONLY		_BITUL(1)
+#define VEXT_MEM_VALID_FLAGS		VEXT_MEM_READONLY
+
+/* ---- vCPU shared page ------------------------------------------------ */
+
+#define VEXT_VCPU_SHARED_VERSION	1
+#define VEXT_VCPU_SHARED_OFFSET		0	/* mmap offset on the vCPU fd */
+
+/*
+ * struct vext_vcpu_shared - the page mapped read-only at offset 0 of a vCPU fd
+ * @version:  VEXT_VCPU_SHARED_VERSION the kernel filled in
+ * @size:     bytes of this struct the kernel knows about (grows compatibly)
+ * @vcpu_id:  id given to VEXT_CREATE_VCPU
+ * @domid:    domid of the owning VM
+ * @seq:      sequence count: odd while the kernel updates the fields below;
+ *            a reader retries until it reads the same even value before and
+ *            after the fields (with a read barrier on either side)
+ * @pad0:     zero
+ * @data:     filled by components (see Documentation/api.rst); zero until a
+ *            component defines them
+ */
+struct vext_vcpu_shared {
+	__u32 version;
+	__u32 size;
+	__u32 vcpu_id;
+	__u32 domid;
+	__u32 seq;
+	__u32 pad0;
+	__u64 data[61];
+};
+
+#endif /* _UAPI_LINUX_VEXT_H */

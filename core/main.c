@@ -112,8 +112,12 @@ int vext_attach_components(struct vext_vm *vm)
 	for (i = 0; i < VEXT_MAX_COMPONENTS; i++) {
 		struct vext_component *comp = vext_comps[i];
 
-		/* A module being unloaded refuses new references: skip it. */
-		if (comp && try_module_get(comp->owner))
+		/*
+		 * Attach only fully loaded modules: one still in its init may
+		 * yet fail and be freed, one being unloaded refuses references.
+		 */
+		if (comp && comp->owner->state == MODULE_STATE_LIVE &&
+		    try_module_get(comp->owner))
 			vm->comp[i] = comp;
 	}
 	mutex_unlock(&vext_comp_lock);
@@ -190,6 +194,20 @@ long vext_component_check_extension(u32 cap)
 	module_put(owner->owner);
 	return val;
 }
+
+/**
+ * vext_debugfs_dir() - the suite's debugfs directory, /sys/kernel/debug/vext
+ *
+ * Components create their files here and remove them at module exit.
+ *
+ * Return: the directory's dentry (an error pointer if debugfs is absent,
+ * which the debugfs API accepts as a parent and turns into no-ops).
+ */
+struct dentry *vext_debugfs_dir(void)
+{
+	return vext_debugfs;
+}
+EXPORT_SYMBOL_GPL(vext_debugfs_dir);
 
 static long vext_check_extension(unsigned long cap)
 {

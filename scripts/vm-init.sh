@@ -1,0 +1,186 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# /init of the vext test VM (copied into the initramfs by mkinitramfs.sh).
+#
+# The kernel command line selects what the boot does:
+#   vext.mode=test      load e1000, run every /tests/*_test in sorted order,
+#                       then load the suite and run /bin/vext-demo if present
+#   vext.mode=selftest  load vext_splat (it WARNs), nothing else: the runner
+#                       must report this boot as failed
+#   vext.mode=run       load e1000 and the suite, run /bin/vext-demo
+#   vext.timeout=SECS   bound of one test binary (default 240)
+#
+# Human-readable progress goes to the console (ttyS0). Everything the host
+# judges goes to the report port, the second serial port (ttyS1), as lines
+# of this protocol interleaved with the tests' own TAP output:
+#   #vext: begin MODE KERNEL-RELEASE
+#   #vext: tests NAME...            the binaries about to run
+#   #vext: setup ok|fail WHAT       a setup step (module load)
+#   #vext: run NAME                 a test binary starts; its TAP follows
+#   #vext: exit NAME STATUS SECS [timeout]
+#                                   (vext-demo is reported the same way)
+#   #vext: dmesg-begin / #vext: dmesg-end   the kernel log, in full
+#   #vext: end                      the boot completed
+# then the VM powers off. scripts/vm-verdict.sh reads this.
+#
+# No 'set -e': a failing step is reported, never a reason to stop early.
+set -u
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+export HOME=/root
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mkdir -p /dev/shm /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t devpts devpts /dev/pts
+exec </dev/console >/dev/console 2>&1
+
+mode='test'
+timeout=240
+# shellcheck disable=SC2013 # the command line is one line of words
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	vext.mode=*) mode=${arg#*=} ;;
+	vext.timeout=*) timeout=${arg#*=} ;;
+	esac
+done
+
+# The release of the kernel this VM runs (the guest's own, so modprobe's
+# /lib/modules/<release> in this initramfs).
+release=$(cat /proc/sys/kernel/osrelease)
+
+log() {
+	echo "vext-init: $*"
+}
+
+# The report port: raw mode, so no "\r" is added to the TAP lines.
+if [ ! -c /dev/ttyS1 ]; then
+	log "no report port /dev/ttyS1: powering off"
+	poweroff -f
+fi
+exec 3>/dev/ttyS1
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+
+# Each protocol line starts on a line of its own, even after a test binary
+# that died in the middle of a line (the verdict skips empty lines).
+report() {
+	printf '\n#vext: %s\n' "$*" >&3
+}
+
+# setup WHAT CMD...: run a setup step and report its result.
+setup() {
+	what=$1
+	shift
+	if out=$("$@" 2>&1); then
+		report "setup ok $what"
+	else
+		report "setup fail $what"
+		[ -n "$out" ] && echo "$out" | sed 's/^/# /' >&3
+		log "setup failed: $what: $out"
+	fi
+}
+
+# The suite's modules, in the order modprobe needs none of (it resolves the
+# dependencies itself): vext_core first, then every other one installed.
+load_suite() {
+	setup "modprobe vext_core" modprobe vext_core
+	for ko in /lib/modules/"$release"/updates/vext/*.ko; do
+		[ -f "$ko" ] || continue
+		m=${ko##*/}
+		m=${m%.ko}
+		[ "$m" = vext_core ] && continue
+		setup "modprobe $m" modprobe "$m"
+	done
+}
+
+# run_test PATH: one test binary, bounded, its output on the report port.
+run_test() {
+	name=${1##*/}
+	log "running $name"
+	report "run $name"
+	start=$(date +%s)
+	(cd /tmp && timeout -s KILL "$timeout" "$1") </dev/null >&3 2>&3
+	status=$?
+	secs=$(($(date +%s) - start))
+	if [ "$status" -eq 137 ] && [ "$secs" -ge "$timeout" ]; then
+		report "exit $name $status $secs timeout"
+	else
+		report "exit $name $status $secs"
+	fi
+	log "$name exited with status $status after ${secs}s"
+}
+
+# The full kernel log, plus what kmemleak holds (a debug kernel only:
+# kmemleak reports objects older than 5 s, found by an explicit scan).
+dump_dmesg() {
+	if [ -w /sys/kernel/debug/kmemleak ]; then
+		echo scan >/sys/kernel/debug/kmemleak
+		sleep 6
+		echo scan >/sys/kernel/debug/kmemleak
+	fi
+	report "dmesg-begin"
+	dmesg >&3
+	[ -r /sys/kernel/debug/kmemleak ] && cat /sys/kernel/debug/kmemleak >&3
+	report "dmesg-end"
+}
+
+finish() {
+	dump_dmesg
+	report "end"
+	log "done, powering off"
+	# Closing the last fd of the port waits until its output is sent.
+	exec 3>&-
+	sleep 1
+	poweroff -f
+}
+
+log "mode $mode, kernel $release"
+report "begin $mode $release"
+
+case "$mode" in
+test)
+	tests=$(find /tests -name '*_test' -type f | LC_ALL=C sort)
+	names=
+	for t in $tests; do
+		names="$names ${t##*/}"
+	done
+	report "tests$names"
+	setup "modprobe e1000" modprobe e1000
+	for t in $tests; do
+		run_test "$t"
+	done
+	# Last, what 'make run' does: the suite loaded, the demo run.
+	if [ -x /bin/vext-demo ]; then
+		load_suite
+		report "run vext-demo"
+		/bin/vext-demo </dev/null >&3 2>&1
+		report "exit vext-demo $? 0"
+	fi
+	;;
+selftest)
+	setup "modprobe vext_splat" modprobe vext_splat
+	;;
+run)
+	setup "modprobe e1000" modprobe e1000
+	load_suite
+	log "running /bin/vext-demo"
+	echo
+	/bin/vext-demo </dev/null
+	status=$?
+	echo
+	log "vext-demo exited with status $status"
+	report "run vext-demo"
+	report "exit vext-demo $status 0"
+	;;
+*)
+	log "unknown vext.mode=$mode"
+	report "setup fail vext.mode=$mode (unknown mode)"
+	;;
+esac
+
+finish

@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The QEMU test VM: included by the top-level Makefile.
+#
+#   make check   install missing packages (make deps), then build and check
+#                everything and boot the test VM (scripts/check.sh):
+#                  build: modules 6.1 W=1 C=1, test-modules, selftests, tools,
+#                         uapi-check, modules 6.12 W=1 C=1 (warnings fail)
+#                  test VM: every selftests/out/*_test, TAP judged by
+#                         scripts/vm-verdict.sh, dmesg checked for splats
+#                  runner self-test: a boot with vext_splat (WARNs) must fail
+#                ends with "N passed, N failed, N skipped"; fails if anything
+#                failed or nothing passed.
+#   make run     make deps, build the modules and tools/vext-demo, boot the
+#                same VM with the suite loaded, run vext-demo, power off.
+#
+# Tunables (environment): VEXT_VM_BOUND (test boot, 600 s), VEXT_TEST_TIMEOUT
+# (one test binary, 240 s), VEXT_SELFTEST_BOUND (180 s), VEXT_RUN_BOUND
+# (make run, 300 s). Everything lands in $(BUILD)/vm and $(BUILD)/check.
+
+VM_DIR := $(BUILD)/vm
+VEXT_RUN_BOUND ?= 300
+
+.PHONY: check run vm-run vm-clean-modules vm-print-kver
+
+# The packages first, then the pipeline in new make processes, so KVER is
+# evaluated only once linux-image-amd64 is there.
+check:
+	@$(MAKE) --no-print-directory deps
+	@+MAKE='$(MAKE)' $(VEXT_ROOT)/scripts/check.sh
+
+run:
+	@$(MAKE) --no-print-directory deps
+	@+$(MAKE) --no-print-directory vm-run
+
+vm-run: modules tools
+	@$(VEXT_ROOT)/scripts/mkinitramfs.sh --root $(VEXT_ROOT) --kver $(KVER) \
+		--out $(VM_DIR)/initramfs-run.cpio --with-demo
+	@echo "run: booting $(KVER) in QEMU (TCG; console log in $(VM_DIR)/run)"
+	@$(VEXT_ROOT)/scripts/run-vm.sh --mode run --kver $(KVER) \
+		--initrd $(VM_DIR)/initramfs-run.cpio --dir $(VM_DIR)/run \
+		--bound $(VEXT_RUN_BOUND) --follow console; \
+	$(VEXT_ROOT)/scripts/vm-verdict.sh --dir $(VM_DIR)/run \
+		--bound $(VEXT_RUN_BOUND) <$(VM_DIR)/run/report.log
+
+# Remove the suite's objects, so that the next W=1 C=1 build compiles and
+# checks every file (check.sh).
+vm-clean-modules:
+	$(KBUILD) clean
+
+vm-print-kver:
+	@echo $(KVER)

@@ -16,6 +16,7 @@
 
 #include <linux/mm.h>
 #include <linux/eventfd.h>
+#include <linux/sched.h>
 
 /* vma flag updates: helpers since 6.3, direct writes before. */
 #ifndef VEXT_HAVE_VM_FLAGS_CLEAR
@@ -37,6 +38,20 @@ static inline void vext_eventfd_signal(struct eventfd_ctx *ctx)
 	eventfd_signal(ctx);
 #else
 	eventfd_signal(ctx, 1);
+#endif
+}
+
+/*
+ * Is @p runnable (preempted) rather than sleeping? Meaningful in a
+ * preempt notifier's sched_out. Before 6.12 ->on_rq says it; from 6.12 a
+ * sleeping task may stay on the runqueue ("delayed dequeue").
+ */
+static inline bool vext_task_runnable(struct task_struct *p)
+{
+#ifdef VEXT_HAVE_TASK_IS_RUNNABLE
+	return task_is_runnable(p);
+#else
+	return READ_ONCE(p->on_rq);
 #endif
 }
 

@@ -10,3 +10,6 @@ vext_probe = $(shell grep -qsE '$(1)' $(srctree)/$(2) && echo -D$(3))
 VEXT_COMPAT_FLAGS += $(call vext_probe,static inline void vm_flags_clear,include/linux/mm.h,VEXT_HAVE_VM_FLAGS_CLEAR)
 # 6.8: eventfd_signal() lost its count argument.
 VEXT_COMPAT_FLAGS += $(call vext_probe,void eventfd_signal\(struct eventfd_ctx \*ctx\),include/linux/eventfd.h,VEXT_HAVE_EVENTFD_SIGNAL_NOCOUNT)
+# 6.12: task_is_runnable(); since delayed dequeue (6.12) ->on_rq alone no
+# longer means "runnable" (KVM's syzbot fix).
+VEXT_COMPAT_FLAGS += $(call vext_probe,static inline bool task_is_runnable,include/linux/sched.h,VEXT_HAVE_TASK_IS_RUNNABLE)

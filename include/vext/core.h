@@ -123,7 +123,10 @@ struct vext_component {
 	unsigned int id;
 };
 
+struct dentry;
+
 int vext_register_component(struct vext_component *comp);
+struct dentry *vext_debugfs_dir(void);
 void vext_unregister_component(struct vext_component *comp);
 
 void vext_vm_get(struct vext_vm *vm);

@@ -130,8 +130,9 @@ struct vext_userspace_memory_region {
  *            a reader retries until it reads the same even value before and
  *            after the fields (with a read barrier on either side)
  * @pad0:     zero
- * @data:     filled by components (see Documentation/api.rst); zero until a
- *            component defines them
+ *
+ * The fields after @pad0 are filled by components while they are loaded
+ * (Documentation/api.rst lists them); @data is reserved and reads as zero.
  */
 struct vext_vcpu_shared {
 	__u32 version;
@@ -140,7 +141,81 @@ struct vext_vcpu_shared {
 	__u32 domid;
 	__u32 seq;
 	__u32 pad0;
-	__u64 data[61];
+	/* vext_pn (VEXT_CAP_PREEMPT_NOTIFY): see Documentation/api.rst */
+	__u64 loads;		/* successful VEXT_VCPU_LOADs */
+	__u64 preempted;	/* switched out while runnable */
+	__u64 blocked;		/* switched out while sleeping */
+	__u64 preempted_ns;	/* time off CPU after a preemption */
+	__u64 blocked_ns;	/* time off CPU while blocked */
+	__u64 migrations;	/* switched in on another CPU than before */
+	__u32 cpu;		/* CPU of the last switch-in */
+	__u32 loaded;		/* 1 while a thread is loaded */
+	__u64 data[54];		/* reserved for components, zero */
 };
+
+/* ---- vext_percpu (0x20-0x2f): binary statistics -------------------- */
+
+/*
+ * VM and vCPU ioctl. Argument must be 0. Returns a read-only fd (O_CLOEXEC)
+ * to read with pread(): struct vext_stats_header at offset 0, the id string
+ * at id_offset, num_desc descriptors at desc_offset (each
+ * sizeof(struct vext_stats_desc) + name_size bytes), and num_desc __u64
+ * values at data_offset. The layout follows KVM_GET_STATS_FD: parse the
+ * descriptors once, then re-read only the data block.
+ */
+#define VEXT_GET_STATS_FD		_IO(VEXTIO, 0x20)
+
+struct vext_stats_header {
+	__u32 flags;
+	__u32 name_size;
+	__u32 num_desc;
+	__u32 id_offset;
+	__u32 desc_offset;
+	__u32 data_offset;
+};
+
+#define VEXT_STATS_TYPE_SHIFT		0
+#define VEXT_STATS_TYPE_MASK		(0xF << VEXT_STATS_TYPE_SHIFT)
+#define VEXT_STATS_TYPE_CUMULATIVE	(0x0 << VEXT_STATS_TYPE_SHIFT)
+#define VEXT_STATS_TYPE_INSTANT		(0x1 << VEXT_STATS_TYPE_SHIFT)
+#define VEXT_STATS_TYPE_PEAK		(0x2 << VEXT_STATS_TYPE_SHIFT)
+
+#define VEXT_STATS_UNIT_SHIFT		4
+#define VEXT_STATS_UNIT_MASK		(0xF << VEXT_STATS_UNIT_SHIFT)
+#define VEXT_STATS_UNIT_NONE		(0x0 << VEXT_STATS_UNIT_SHIFT)
+#define VEXT_STATS_UNIT_BYTES		(0x1 << VEXT_STATS_UNIT_SHIFT)
+#define VEXT_STATS_UNIT_SECONDS		(0x2 << VEXT_STATS_UNIT_SHIFT)
+#define VEXT_STATS_UNIT_CYCLES		(0x3 << VEXT_STATS_UNIT_SHIFT)
+#define VEXT_STATS_UNIT_BOOLEAN		(0x4 << VEXT_STATS_UNIT_SHIFT)
+
+#define VEXT_STATS_BASE_SHIFT		8
+#define VEXT_STATS_BASE_MASK		(0xF << VEXT_STATS_BASE_SHIFT)
+#define VEXT_STATS_BASE_POW10		(0x0 << VEXT_STATS_BASE_SHIFT)
+#define VEXT_STATS_BASE_POW2		(0x1 << VEXT_STATS_BASE_SHIFT)
+
+/*
+ * struct vext_stats_desc - one statistic
+ * @flags:       VEXT_STATS_TYPE_* | VEXT_STATS_UNIT_* | VEXT_STATS_BASE_*
+ * @exponent:    value * base^exponent is in @flags' unit (-9: nanoseconds)
+ * @size:        number of __u64 values (1)
+ * @offset:      of the first value, from data_offset, in bytes
+ * @bucket_size: 0 (no histograms yet)
+ *
+ * The NUL-terminated name (name_size bytes) follows each descriptor; it
+ * is not a struct member so that the header stays valid ISO C and C++.
+ */
+struct vext_stats_desc {
+	__u32 flags;
+	__s16 exponent;
+	__u16 size;
+	__u32 offset;
+	__u32 bucket_size;
+};
+
+/* ---- vext_pn (0x30-0x3f): vCPU load/put ----------------------------- */
+
+/* vCPU ioctls, argument must be 0. See Documentation/api.rst. */
+#define VEXT_VCPU_LOAD			_IO(VEXTIO, 0x30)
+#define VEXT_VCPU_PUT			_IO(VEXTIO, 0x31)
 
 #endif /* _UAPI_LINUX_VEXT_H */

@@ -9,11 +9,15 @@
  *
  * Later features extend this demo with their own step.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -44,6 +48,82 @@ static const struct {
 	CAP(VEXT_CAP_GNTDEV_ABI),
 #undef CAP
 };
+
+static int fail(const char *what);
+
+static volatile int spinning;
+
+static void pin_to_cpu0(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void *spinner(void *arg)
+{
+	(void)arg;
+	pin_to_cpu0();
+	while (spinning)
+		;
+	return NULL;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Bind this thread to vCPU 0 (VEXT_VCPU_LOAD), compete for CPU 0 with a
+ * spinning thread for half a second, sleep a few times, and print what the
+ * kernel counted in the shared page.
+ */
+static int demo_preemption(int vcpu, const volatile struct vext_vcpu_shared *s)
+{
+	unsigned long long preempted, blocked, pns, bns, migr;
+	pthread_t thread;
+	unsigned int seq;
+	double end;
+	int i;
+
+	pin_to_cpu0();
+	if (ioctl(vcpu, VEXT_VCPU_LOAD, 0) < 0)
+		return fail("VEXT_VCPU_LOAD");
+	spinning = 1;
+	if (pthread_create(&thread, NULL, spinner, NULL)) {
+		errno = EAGAIN;
+		return fail("pthread_create");
+	}
+	for (end = now_s() + 0.5; now_s() < end;)
+		;
+	spinning = 0;
+	pthread_join(thread, NULL);
+	for (i = 0; i < 10; i++)
+		usleep(2000);
+	do {
+		seq = s->seq;
+		__sync_synchronize();
+		preempted = s->preempted;
+		blocked = s->blocked;
+		pns = s->preempted_ns;
+		bns = s->blocked_ns;
+		migr = s->migrations;
+		__sync_synchronize();
+	} while ((seq & 1) || seq != s->seq);
+	printf("vCPU 0 thread, loaded on CPU 0 beside a spinning thread:\n"
+	       "  preempted %llu times (%.1f ms off CPU), blocked %llu times "
+	       "(%.1f ms), migrations %llu\n", preempted, pns / 1e6, blocked,
+	       bns / 1e6, migr);
+	if (ioctl(vcpu, VEXT_VCPU_PUT, 0) < 0)
+		return fail("VEXT_VCPU_PUT");
+	return 0;
+}
 
 /* Print "vext-demo: what: strerror(errno)" and return 1 for main(). */
 static int fail(const char *what)
@@ -138,6 +218,13 @@ int main(void)
 	       (unsigned long long)region.guest_phys_addr,
 	       (unsigned long long)(region.guest_phys_addr +
 				    region.memory_size - 1), mem);
+	if (ioctl(dev, VEXT_CHECK_EXTENSION, VEXT_CAP_PREEMPT_NOTIFY) > 0) {
+		ret = demo_preemption(vcpu[0], shared[0]);
+		if (ret)
+			goto out;
+	} else {
+		printf("vext_pn not loaded: no preemption statistics\n");
+	}
 	ret = 0;
 
 out:

@@ -6,6 +6,11 @@
 #include <linux/module.h>
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
+#include <linux/cpu.h>
+#include <linux/math64.h>
+#include <linux/sched/clock.h>
+#include <linux/smp.h>
+#include <linux/uaccess.h>
 #include "percpu_internal.h"
 
 DEFINE_PER_CPU(struct vext_pcpu_stats, vext_pcpu_stats);
@@ -27,6 +32,7 @@ static const char * const vext_stat_names[VEXT_STAT_NR] = {
 };
 
 static struct dentry *vext_percpu_stats_file, *vext_percpu_running_file;
+static struct dentry *vext_percpu_bench_file;
 
 /**
  * vext_stat_sum() - a suite counter summed over every possible CPU
@@ -95,6 +101,98 @@ static int vext_percpu_running_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(vext_percpu_running);
 
+/*
+ * debugfs bench_counters: writing N runs, on every online CPU at once,
+ * N this_cpu_inc() on a per-CPU counter and then N atomic64_inc() on one
+ * shared counter; reading prints the mean cost of each per operation.
+ * It shows why hot paths count per CPU. Runs with IRQs off (on_each_cpu),
+ * so N is bounded.
+ */
+#define VEXT_BENCH_MAX_OPS	1000000
+
+static DEFINE_PER_CPU(u64, vext_bench_pcpu);
+static DEFINE_PER_CPU(u64, vext_bench_pcpu_ns);
+static DEFINE_PER_CPU(u64, vext_bench_atomic_ns);
+static atomic64_t vext_bench_shared;
+static DEFINE_MUTEX(vext_bench_lock);	/* one run at a time; the results */
+static unsigned long vext_bench_ops;
+
+static void vext_bench_run(void *arg)
+{
+	unsigned long i, n = *(unsigned long *)arg;
+	u64 t0, t1, t2;
+
+	t0 = local_clock();
+	for (i = 0; i < n; i++)
+		this_cpu_inc(vext_bench_pcpu);
+	t1 = local_clock();
+	for (i = 0; i < n; i++)
+		atomic64_inc(&vext_bench_shared);
+	t2 = local_clock();
+	__this_cpu_write(vext_bench_pcpu_ns, t1 - t0);
+	__this_cpu_write(vext_bench_atomic_ns, t2 - t1);
+}
+
+static ssize_t vext_bench_write(struct file *file, const char __user *buf,
+				size_t len, loff_t *ppos)
+{
+	unsigned long n;
+	int ret;
+
+	ret = kstrtoul_from_user(buf, len, 0, &n);
+	if (ret)
+		return ret;
+	if (!n || n > VEXT_BENCH_MAX_OPS)
+		return -EINVAL;
+	mutex_lock(&vext_bench_lock);
+	cpus_read_lock();
+	on_each_cpu(vext_bench_run, &n, 1);
+	cpus_read_unlock();
+	vext_bench_ops = n;
+	mutex_unlock(&vext_bench_lock);
+	return len;
+}
+
+static int vext_bench_show(struct seq_file *m, void *unused)
+{
+	u64 pcpu = 0, atomic = 0;
+	unsigned int cpus = 0;
+	int cpu;
+
+	mutex_lock(&vext_bench_lock);
+	if (!vext_bench_ops) {
+		mutex_unlock(&vext_bench_lock);
+		return -ENODATA;
+	}
+	for_each_online_cpu(cpu) {
+		pcpu += per_cpu(vext_bench_pcpu_ns, cpu);
+		atomic += per_cpu(vext_bench_atomic_ns, cpu);
+		cpus++;
+	}
+	/* Mean picoseconds per operation, printed as ns with 3 decimals. */
+	pcpu = div64_u64(pcpu * 1000, (u64)vext_bench_ops * cpus);
+	atomic = div64_u64(atomic * 1000, (u64)vext_bench_ops * cpus);
+	seq_printf(m, "cpus %u ops %lu percpu_ns %llu.%03llu atomic_ns %llu.%03llu\n",
+		   cpus, vext_bench_ops, pcpu / 1000, pcpu % 1000,
+		   atomic / 1000, atomic % 1000);
+	mutex_unlock(&vext_bench_lock);
+	return 0;
+}
+
+static int vext_bench_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, vext_bench_show, NULL);
+}
+
+static const struct file_operations vext_bench_fops = {
+	.owner		= THIS_MODULE,
+	.open		= vext_bench_open,
+	.read		= seq_read,
+	.write		= vext_bench_write,
+	.llseek		= seq_lseek,
+	.release	= single_release,
+};
+
 static long vext_percpu_vm_ioctl(struct vext_vm *vm, unsigned int cmd,
 				 unsigned long arg)
 {
@@ -134,10 +232,14 @@ static int __init vext_percpu_init(void)
 	vext_percpu_running_file = debugfs_create_file("running_vcpu", 0444,
 						       vext_debugfs_dir(), NULL,
 						       &vext_percpu_running_fops);
+	vext_percpu_bench_file = debugfs_create_file("bench_counters", 0600,
+						     vext_debugfs_dir(), NULL,
+						     &vext_bench_fops);
 
 	/* Last: once registered, VMs may attach to us. */
 	ret = vext_register_component(&vext_percpu_comp);
 	if (ret) {
+		debugfs_remove(vext_percpu_bench_file);
 		debugfs_remove(vext_percpu_running_file);
 		debugfs_remove(vext_percpu_stats_file);
 	}
@@ -147,6 +249,7 @@ static int __init vext_percpu_init(void)
 static void __exit vext_percpu_exit(void)
 {
 	vext_unregister_component(&vext_percpu_comp);
+	debugfs_remove(vext_percpu_bench_file);
 	debugfs_remove(vext_percpu_running_file);
 	debugfs_remove(vext_percpu_stats_file);
 }

@@ -9,8 +9,8 @@
  *
  * Static keys. preempt_notifier_inc()/dec() and vext's own key may sleep
  * (text patching), so they are flipped only from process context with no
- * lock but vext_pn_key_lock held, on the first binding and after the last
- * binding is gone plus key_off_delay_ms (so LOAD/PUT loops do not patch
+ * lock but vext_pn_key_lock held, when the first thread binds and
+ * key_off_delay_ms after the last bound thread's notifier is unlinked (so LOAD/PUT loops do not patch
  * kernel text each time; Linux commits 6efde1d3716b and 2ecd9d29abb1).
  * Preemption is disabled only around the notifier list add/del.
  *
@@ -165,7 +165,6 @@ static void vext_pn_free_fn(struct work_struct *work)
 
 	put_task_struct(b->task);
 	kfree(b);
-	vext_pn_user_put();
 	/* Safe: module exit flushes vext_pn_wq before the text goes away. */
 	module_put(THIS_MODULE);
 }
@@ -177,6 +176,16 @@ static void vext_pn_binding_put(struct vext_pn_binding *b)
 	queue_work(vext_pn_wq, &b->free_work);
 }
 
+/*
+ * The task side is done: the notifier is off the thread's list for good.
+ * The thread no longer counts as a user of the static keys.
+ */
+static void vext_pn_task_side_done(struct vext_pn_binding *b)
+{
+	vext_pn_user_put();
+	vext_pn_binding_put(b);
+}
+
 /* Case b: runs in the bound thread. */
 static void vext_pn_unlink_twork(struct callback_head *head)
 {
@@ -185,7 +194,7 @@ static void vext_pn_unlink_twork(struct callback_head *head)
 	preempt_disable();
 	preempt_notifier_unregister(&b->pn);
 	preempt_enable();
-	vext_pn_binding_put(b);
+	vext_pn_task_side_done(b);
 }
 
 /* Case c, process context: wait until the final switch is over. */
@@ -195,7 +204,7 @@ static void vext_pn_dead_fn(struct work_struct *work)
 						 dead_work);
 
 	synchronize_rcu();
-	vext_pn_binding_put(b);
+	vext_pn_task_side_done(b);
 }
 
 /* Case c, hard IRQ (or the irq_work thread on PREEMPT_RT). */
@@ -325,8 +334,8 @@ static void vext_pn_detach(struct vext_vcpu *vcpu, struct vext_pn_vcpu *pv)
 		WRITE_ONCE(s->loaded, 0);
 		vext_pn_write_end(s);
 		preempt_enable();
-		refcount_dec(&b->refs);		/* task side; vCPU side below */
-		vext_pn_binding_put(b);
+		refcount_dec(&b->refs);		/* vCPU side; never the last */
+		vext_pn_task_side_done(b);
 		return;
 	}
 

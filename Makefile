@@ -68,7 +68,8 @@ install: modules
 	$(KBUILD) INSTALL_MOD_DIR=updates/vext modules_install
 	depmod -a $(KVER)
 	install -D -m 0644 packaging/99-vext.rules $(DESTDIR)/etc/udev/rules.d/99-vext.rules
-	-udevadm control --reload-rules 2>/dev/null
+	@if [ -d /run/udev ] && command -v udevadm >/dev/null; then \
+		udevadm control --reload-rules; fi
 
 uninstall:
 	rm -rf /lib/modules/$(KVER)/updates/vext

@@ -9,9 +9,10 @@
  *
  * Static keys. preempt_notifier_inc()/dec() and vext's own key may sleep
  * (text patching), so they are flipped only from process context with no
- * lock but vext_pn_key_lock held, when the first thread binds and
- * key_off_delay_ms after the last bound thread's notifier is unlinked (so LOAD/PUT loops do not patch
- * kernel text each time; Linux commits 6efde1d3716b and 2ecd9d29abb1).
+ * lock but vext_pn_key_lock held: when the first thread binds, and
+ * key_off_delay_ms after the last bound thread's notifier is unlinked, so
+ * LOAD/PUT loops do not patch kernel text each time (Linux commits
+ * 6efde1d3716b and 2ecd9d29abb1).
  * Preemption is disabled only around the notifier list add/del.
  *
  * Lifetime of a binding (struct vext_pn_binding). Two sides hold it:

@@ -4,7 +4,8 @@
  *
  * Opens /dev/vext, prints the API version and every capability, creates a
  * VM with two vCPUs, reads each vCPU's shared page, gives the VM one memory
- * slot, then closes everything. Exits 0 on success; on failure it prints
+ * slot, shows a loaded vCPU thread's preemption counters (vext_pn), then
+ * closes everything. Exits 0 on success; on failure it prints
  * what failed and why, and exits 1.
  *
  * Later features extend this demo with their own step.
@@ -51,7 +52,10 @@ static const struct {
 
 static int fail(const char *what);
 
-static volatile int spinning;
+static int spinning;
+
+/* Racy flags and kernel-written fields are read with __atomic loads. */
+#define LOAD(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
 
 static void pin_to_cpu0(void)
 {
@@ -66,7 +70,7 @@ static void *spinner(void *arg)
 {
 	(void)arg;
 	pin_to_cpu0();
-	while (spinning)
+	while (LOAD(spinning))
 		;
 	return NULL;
 }
@@ -84,7 +88,7 @@ static double now_s(void)
  * spinning thread for half a second, sleep a few times, and print what the
  * kernel counted in the shared page.
  */
-static int demo_preemption(int vcpu, const volatile struct vext_vcpu_shared *s)
+static int demo_preemption(int vcpu, const struct vext_vcpu_shared *s)
 {
 	unsigned long long preempted, blocked, pns, bns, migr;
 	pthread_t thread;
@@ -95,31 +99,31 @@ static int demo_preemption(int vcpu, const volatile struct vext_vcpu_shared *s)
 	pin_to_cpu0();
 	if (ioctl(vcpu, VEXT_VCPU_LOAD, 0) < 0)
 		return fail("VEXT_VCPU_LOAD");
-	spinning = 1;
+	__atomic_store_n(&spinning, 1, __ATOMIC_RELAXED);
 	if (pthread_create(&thread, NULL, spinner, NULL)) {
 		errno = EAGAIN;
 		return fail("pthread_create");
 	}
 	for (end = now_s() + 0.5; now_s() < end;)
 		;
-	spinning = 0;
+	__atomic_store_n(&spinning, 0, __ATOMIC_RELAXED);
 	pthread_join(thread, NULL);
 	for (i = 0; i < 10; i++)
 		usleep(2000);
 	do {
-		seq = s->seq;
-		__sync_synchronize();
-		preempted = s->preempted;
-		blocked = s->blocked;
-		pns = s->preempted_ns;
-		bns = s->blocked_ns;
-		migr = s->migrations;
-		__sync_synchronize();
-	} while ((seq & 1) || seq != s->seq);
-	printf("vCPU 0 thread, loaded on CPU 0 beside a spinning thread:\n"
-	       "  preempted %llu times (%.1f ms off CPU), blocked %llu times "
-	       "(%.1f ms), migrations %llu\n", preempted, pns / 1e6, blocked,
-	       bns / 1e6, migr);
+		seq = LOAD(s->seq);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		preempted = LOAD(s->preempted);
+		blocked = LOAD(s->blocked);
+		pns = LOAD(s->preempted_ns);
+		bns = LOAD(s->blocked_ns);
+		migr = LOAD(s->migrations);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	} while ((seq & 1) || seq != LOAD(s->seq));
+	printf("vCPU 0 thread, loaded on CPU 0 beside a spinning thread:\n");
+	printf("  preempted %llu times (%.1f ms off CPU)\n", preempted, pns / 1e6);
+	printf("  blocked %llu times (%.1f ms off CPU)\n", blocked, bns / 1e6);
+	printf("  migrations %llu\n", migr);
 	if (ioctl(vcpu, VEXT_VCPU_PUT, 0) < 0)
 		return fail("VEXT_VCPU_PUT");
 	return 0;

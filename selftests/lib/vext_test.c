@@ -311,19 +311,17 @@ int vext_fd_cloexec(int fd)
 int vext_shared_read(const struct vext_vcpu_shared *shared,
 		     struct vext_vcpu_shared *snap)
 {
-	const volatile __u32 *seqp = &shared->seq;
 	__u64 deadline = vext_now_ns() + 1000000000ULL;
 	unsigned long tries = 0;
 	__u32 seq;
 
 	for (;;) {
-		seq = *seqp;
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		seq = __atomic_load_n(&shared->seq, __ATOMIC_ACQUIRE);
 		if (!(seq & 1)) {
 			memcpy(snap, (const void *)shared, sizeof(*snap));
 			/* The copy's loads complete before seq is read again. */
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
-			if (*seqp == seq) {
+			if (__atomic_load_n(&shared->seq, __ATOMIC_RELAXED) == seq) {
 				snap->seq = seq;
 				return 0;
 			}

@@ -222,10 +222,11 @@ TEST_F(dev, caps_core)
 	EXPECT_EQ(32, VEXT_NR_MEMSLOTS);
 	EXPECT_EQ(0x7fef, VEXT_MAX_DOMID);
 	EXPECT_EQ(1, VEXT_VCPU_SHARED_VERSION);
-	for (i = 0; i < ARRAY_SIZE(caps); i++)
+	for (i = 0; i < ARRAY_SIZE(caps); i++) {
 		EXPECT_EQ(caps[i].val, vext_ioctl(self->dev, VEXT_CHECK_EXTENSION,
 						  caps[i].cap))
 			TH_LOG("capability %lu", caps[i].cap);
+	}
 }
 
 TEST_F(dev, caps_unknown)
@@ -237,9 +238,10 @@ TEST_F(dev, caps_unknown)
 	};
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(caps); i++)
+	for (i = 0; i < ARRAY_SIZE(caps); i++) {
 		EXPECT_EQ(0, vext_ioctl(self->dev, VEXT_CHECK_EXTENSION, caps[i]))
 			TH_LOG("capability %#lx", caps[i]);
+	}
 }
 
 /* Capabilities of components that are not loaded read as 0. */
@@ -305,9 +307,10 @@ TEST_F(dev, unknown_ioctl)
 	};
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(cmds); i++)
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		EXPECT_EQ(-ENOTTY, vext_ioctl(self->dev, cmds[i], 0))
 			TH_LOG("ioctl %#lx", cmds[i]);
+	}
 }
 
 /* Many VMs at once, each with a vCPU: all domids distinct and in range. */
@@ -430,9 +433,10 @@ TEST_F(vm, unknown_ioctl)
 	};
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(cmds); i++)
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		EXPECT_EQ(-ENOTTY, vext_ioctl(self->vm, cmds[i], 0))
 			TH_LOG("ioctl %#lx", cmds[i]);
+	}
 	/* Nothing above changed the VM. */
 	EXPECT_EQ(self->domid, vext_get_domid(self->vm));
 }
@@ -454,9 +458,10 @@ TEST_F(vm, vcpu_id_limits)
 	};
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(bad); i++)
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		EXPECT_EQ(-EINVAL, vext_create_vcpu(self->vm, bad[i]))
 			TH_LOG("vCPU id %#lx", bad[i]);
+	}
 	/* The bad ids created nothing: the edge ids are all still free. */
 	close(create_vcpu(_metadata, self->vm, VEXT_MAX_VCPU_ID - 1));
 	close(create_vcpu(_metadata, self->vm, 0));
@@ -510,9 +515,10 @@ TEST_F(vm, vcpu_unknown_ioctl)
 	int vcpu = create_vcpu(_metadata, self->vm, 0);
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(cmds); i++)
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		EXPECT_EQ(-ENOTTY, vext_ioctl(vcpu, cmds[i], 0))
 			TH_LOG("ioctl %#lx", cmds[i]);
+	}
 	/* VEXT_CREATE_VCPU on the vCPU fd created nothing. */
 	close(create_vcpu(_metadata, self->vm, 1));
 	close(vcpu);
@@ -677,10 +683,11 @@ TEST_F(vm, region_all_slots)
 	__u64 ua = buf_addr(self->buf, 0);
 	unsigned int i;
 
-	for (i = 0; i < VEXT_NR_MEMSLOTS; i++)
+	for (i = 0; i < VEXT_NR_MEMSLOTS; i++) {
 		EXPECT_EQ(0, vext_set_region(self->vm, i, i & 1 ? VEXT_MEM_READONLY : 0,
 					     (__u64)i << 30, 16 * PAGE, ua))
 			TH_LOG("slot %u", i);
+	}
 	EXPECT_EQ(-EINVAL, vext_set_region(self->vm, VEXT_NR_MEMSLOTS, 0,
 					   (__u64)VEXT_NR_MEMSLOTS << 30, PAGE, ua));
 	/* Every slot is in use: moving its neighbour onto it is refused. */
@@ -693,9 +700,10 @@ TEST_F(vm, region_all_slots)
 						   16 * PAGE, ua))
 			TH_LOG("slot %u onto slot %u", j, i);
 	}
-	for (i = 0; i < VEXT_NR_MEMSLOTS; i++)
+	for (i = 0; i < VEXT_NR_MEMSLOTS; i++) {
 		EXPECT_EQ(0, vext_set_region(self->vm, i, 0, 0, 0, 0))
 			TH_LOG("slot %u", i);
+	}
 }
 
 /* Slots are per VM. */

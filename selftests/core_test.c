@@ -57,49 +57,6 @@ static void unload_module(struct __test_metadata *_metadata, const char *name)
 	ASSERT_EQ(0, vext_mod_loaded(name));
 }
 
-static int open_dev(struct __test_metadata *_metadata)
-{
-	int fd = vext_dev_open();
-
-	ASSERT_LE(0, fd) TH_LOG("open %s: %s", VEXT_DEV_PATH, strerror(-fd));
-	return fd;
-}
-
-static int create_vm(struct __test_metadata *_metadata, int dev)
-{
-	int fd = vext_create_vm(dev);
-
-	ASSERT_LE(0, fd) TH_LOG("VEXT_CREATE_VM: %s", strerror(-fd));
-	return fd;
-}
-
-static int create_vcpu(struct __test_metadata *_metadata, int vm,
-		       unsigned long id)
-{
-	int fd = vext_create_vcpu(vm, id);
-
-	ASSERT_LE(0, fd) TH_LOG("VEXT_CREATE_VCPU %lu: %s", id, strerror(-fd));
-	return fd;
-}
-
-static int get_domid(struct __test_metadata *_metadata, int vm)
-{
-	int domid = vext_get_domid(vm);
-
-	ASSERT_LE(VEXT_MIN_DOMID, domid) TH_LOG("domid %d", domid);
-	ASSERT_GE(VEXT_MAX_DOMID, domid);
-	return domid;
-}
-
-static struct vext_vcpu_shared *map_shared(struct __test_metadata *_metadata,
-					   int vcpu)
-{
-	struct vext_vcpu_shared *p = vext_map_shared(vcpu);
-
-	ASSERT_NE(NULL, p) TH_LOG("mmap of vCPU page: %s", strerror(errno));
-	return p;
-}
-
 /* A shared page carries the header core promises. */
 static void check_shared(struct __test_metadata *_metadata,
 			 const struct vext_vcpu_shared *s,

@@ -9,6 +9,7 @@
 #                        install the udev rule
 #   make check           build everything, boot the test VM, run the kselftests
 #   make run             boot the demo VM and run tools/vext-demo
+#   make bench           run the benchmarks in the VM (JSON in .build/bench)
 #   make lint            checkpatch.pl --strict over every C source
 #   make clean           leave the tree as checked out
 
@@ -89,6 +90,7 @@ clean:
 		VEXT_ROOT=$(VEXT_ROOT) clean
 	-$(MAKE) -C selftests clean
 	-$(MAKE) -C tools clean
+	-$(MAKE) -C bench clean
 	rm -rf $(BUILD)
 
 # make check / make run: the QEMU test VM.

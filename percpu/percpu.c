@@ -8,7 +8,7 @@
 #include <linux/seq_file.h>
 #include <linux/cpu.h>
 #include <linux/math64.h>
-#include <linux/sched/clock.h>
+#include <linux/timekeeping.h>
 #include <linux/smp.h>
 #include <linux/uaccess.h>
 #include "percpu_internal.h"
@@ -122,13 +122,17 @@ static void vext_bench_run(void *arg)
 	unsigned long i, n = *(unsigned long *)arg;
 	u64 t0, t1, t2;
 
-	t0 = local_clock();
+	/*
+	 * Not local_clock(): with an unstable sched clock it is clamped to the
+	 * current tick window, and the tick cannot run with IRQs off here.
+	 */
+	t0 = ktime_get_ns();
 	for (i = 0; i < n; i++)
 		this_cpu_inc(vext_bench_pcpu);
-	t1 = local_clock();
+	t1 = ktime_get_ns();
 	for (i = 0; i < n; i++)
 		atomic64_inc(&vext_bench_shared);
-	t2 = local_clock();
+	t2 = ktime_get_ns();
 	__this_cpu_write(vext_bench_pcpu_ns, t1 - t0);
 	__this_cpu_write(vext_bench_atomic_ns, t2 - t1);
 }

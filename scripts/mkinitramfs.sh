@@ -3,7 +3,7 @@
 #
 # Build the initramfs the vext test VM boots (an uncompressed newc cpio).
 #
-#   mkinitramfs.sh --root DIR --kver KVER --out FILE [--with-tests] [--with-demo]
+#   mkinitramfs.sh --root DIR --kver KVER --out FILE [--with-tests] [--with-demo] [--with-bench]
 #
 #   --root DIR     the vext tree (modules are taken from its module folders)
 #   --kver KVER    the kernel release the VM boots (its modules come from
@@ -12,6 +12,7 @@
 #   --with-tests   add selftests/out/*_test under /tests and the test modules
 #                  (selftests/modules/*.ko) under extra/vext-test/
 #   --with-demo    add tools/vext-demo as /bin/vext-demo (required then)
+#   --with-bench   add bench/out/*_bench as /bench/ (make bench)
 #
 # Contents:
 #   /init                     scripts/vm-init.sh
@@ -34,7 +35,7 @@ die() {
 	exit 1
 }
 
-root='' kver='' out='' with_tests=0 with_demo=0
+root='' kver='' out='' with_tests=0 with_demo=0 with_bench=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--root) root=$2; shift ;;
@@ -42,12 +43,13 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift ;;
 	--with-tests) with_tests=1 ;;
 	--with-demo) with_demo=1 ;;
+	--with-bench) with_bench=1 ;;
 	*) die "unknown argument '$1'" ;;
 	esac
 	shift
 done
 if [ -z "$root" ] || [ -z "$kver" ] || [ -z "$out" ]; then
-	die "usage: mkinitramfs.sh --root DIR --kver KVER --out FILE [--with-tests] [--with-demo]"
+	die "usage: mkinitramfs.sh --root DIR --kver KVER --out FILE [--with-tests] [--with-demo] [--with-bench]"
 fi
 
 # Absolute paths: the staging directory becomes the working directory.
@@ -115,6 +117,14 @@ if [ "$with_demo" = 1 ]; then
 	[ -x "$root/tools/vext-demo" ] || die "$root/tools/vext-demo missing (make tools)"
 	cp "$root/tools/vext-demo" bin/vext-demo
 	binaries="$binaries bin/vext-demo"
+fi
+if [ "$with_bench" = 1 ]; then
+	mkdir -p bench
+	for b in "$root"/bench/out/*_bench; do
+		[ -x "$b" ] || die "no benchmark in $root/bench/out (make -C bench)"
+		cp "$b" bench/
+		binaries="$binaries bench/${b##*/}"
+	done
 fi
 
 # --- shared libraries ------------------------------------------------------

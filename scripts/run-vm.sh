@@ -62,7 +62,7 @@ test | run)
 	machine=(-machine pc
 		-netdev user,id=n0,restrict=on -device e1000,netdev=n0,addr=3
 		-device edu,addr=4 -device edu,addr=7 -device edu,addr=8) ;;
-selftest)
+selftest | bench)
 	machine=(-machine q35 -nic none) ;;
 *)
 	echo "run-vm: unknown mode '$mode'" >&2; exit 2 ;;

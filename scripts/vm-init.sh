@@ -9,6 +9,7 @@
 #   vext.mode=selftest  load vext_splat (it WARNs), nothing else: the runner
 #                       must report this boot as failed
 #   vext.mode=run       load e1000 and the suite, run /bin/vext-demo
+#   vext.mode=bench     run every /bench/*_bench, JSON to the report port
 #   vext.timeout=SECS   bound of one test binary (default 240)
 #
 # Human-readable progress goes to the console (ttyS0). Everything the host
@@ -164,6 +165,15 @@ test)
 	;;
 selftest)
 	setup "modprobe vext_splat" modprobe vext_splat
+	;;
+bench)
+	# Each benchmark prints one JSON object between two protocol lines.
+	for b in $(find /bench -name '*_bench' -type f | LC_ALL=C sort); do
+		log "running $b"
+		report "bench-begin ${b##*/}"
+		"$b" </dev/null >&3
+		report "bench-end ${b##*/} $?"
+	done
 	;;
 run)
 	setup "modprobe e1000" modprobe e1000

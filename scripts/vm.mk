@@ -11,6 +11,8 @@
 #                  runner self-test: a boot with vext_splat (WARNs) must fail
 #                ends with "N passed, N failed, N skipped"; fails if anything
 #                failed or nothing passed.
+#   make bench   build the benchmarks (bench/), run them in the VM, print
+#                and save their JSON in .build/bench/results.json.
 #   make run     make deps, build the modules and tools/vext-demo, boot the
 #                same VM with the suite loaded, run vext-demo, power off.
 #
@@ -21,13 +23,29 @@
 VM_DIR := $(BUILD)/vm
 VEXT_RUN_BOUND ?= 300
 
-.PHONY: check run vm-run vm-clean-modules vm-print-kver
+.PHONY: check run bench vm-run vm-bench vm-clean-modules vm-print-kver
 
 # The packages first, then the pipeline in new make processes, so KVER is
 # evaluated only once linux-image-amd64 is there.
 check:
 	@$(MAKE) --no-print-directory deps
 	@+MAKE='$(MAKE)' $(VEXT_ROOT)/scripts/check.sh
+
+# make bench: benchmarks in the VM, JSON in $(BUILD)/bench/results.json.
+bench:
+	@$(MAKE) --no-print-directory deps
+	@+$(MAKE) --no-print-directory vm-bench
+
+vm-bench: modules
+	@$(MAKE) --no-print-directory -C bench
+	@$(VEXT_ROOT)/scripts/mkinitramfs.sh --root $(VEXT_ROOT) --kver $(KVER) \
+		--out $(VM_DIR)/initramfs-bench.cpio --with-bench
+	@echo "bench: booting $(KVER) in QEMU (TCG; logs in $(VM_DIR)/bench)"
+	@$(VEXT_ROOT)/scripts/run-vm.sh --mode bench --kver $(KVER) \
+		--initrd $(VM_DIR)/initramfs-bench.cpio --dir $(VM_DIR)/bench \
+		--bound $(VEXT_RUN_BOUND)
+	@$(VEXT_ROOT)/scripts/bench-results.sh $(VM_DIR)/bench/report.log \
+		$(BUILD)/bench/results.json
 
 run:
 	@$(MAKE) --no-print-directory deps

@@ -12,10 +12,12 @@
 #   --with-tests   add selftests/out/*_test under /tests and the test modules
 #                  (selftests/modules/*.ko) under extra/vext-test/
 #   --with-demo    add tools/vext-demo as /bin/vext-demo (required then)
-#   --with-bench   add bench/out/*_bench as /bench/ (make bench)
+#   --with-bench   add bench/out/*_bench under /bench (make bench; at least
+#                  one is required then)
 #
 # Contents:
 #   /init                     scripts/vm-init.sh
+#   /tests, /bench            the test and bench binaries (--with-*)
 #   /bin/busybox + applets    busybox-static, every applet symlinked
 #   /bin/kmod                 the host's kmod (dynamic), with modprobe, insmod,
 #                             rmmod, lsmod, depmod and modinfo linked to it, so
@@ -198,5 +200,9 @@ fi
 # --- pack ----------------------------------------------------------------------
 find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet >"$out.tmp"
 mv -f "$out.tmp" "$out"
+benches=
+if [ "$with_bench" = 1 ]; then
+	benches=" $(find bench -type f | wc -l) bench binaries,"
+fi
 echo "mkinitramfs: $out ($(du -k "$out" | cut -f1) KiB," \
-	"$(find tests -type f | wc -l) test binaries, $n suite modules)"
+	"$(find tests -type f | wc -l) test binaries,$benches $n suite modules)"

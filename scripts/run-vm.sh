@@ -6,8 +6,8 @@
 #   run-vm.sh --mode MODE --kver KVER --initrd FILE --dir DIR
 #             [--bound SECS] [--test-timeout SECS] [--follow console|report]
 #
-#   --mode MODE          test | selftest | run: passed to the init as
-#                        vext.mode= (see vm-init.sh) and selects the machine
+#   --mode MODE          test | selftest | run | bench: passed to the init
+#                        as vext.mode= (see vm-init.sh); selects the machine
 #   --kver KVER          boots /boot/vmlinuz-KVER
 #   --initrd FILE        from mkinitramfs.sh
 #   --dir DIR            where console.log (ttyS0: kernel console and init
@@ -15,15 +15,16 @@
 #                        the tests' TAP) and qemu.status go
 #   --bound SECS         the whole boot's bound (default 600); past it QEMU is
 #                        killed and qemu.status says 124
-#   --test-timeout SECS  bound of one test binary inside the VM (default 240)
+#   --test-timeout SECS  bound of one test (or bench) binary inside the VM
+#                        (default 240)
 #   --follow WHAT        print that log on stdout while the VM runs
 #
 # Machines. test and run boot the 'pc' machine with the devices the shared
 # IRQ tests need: e1000 at slot 3 and edu at slots 4, 7 and 8. QEMU's PIIX
 # routes pin A of slot s to link LNK[(s - 1) % 4], so slots 4 and 8 share
 # one line (LNKD) and the edu at slot 7 shares the e1000's (LNKC); which IRQ
-# a link gets (10 or 11) is the guest's choice. selftest boots the faster
-# q35 without a NIC or edu.
+# a link gets (10 or 11) is the guest's choice. selftest and bench boot the
+# faster q35 without a NIC or edu.
 #
 # QEMU runs multi-threaded TCG with '-cpu max' (it includes AMD SVM, so KVM
 # works inside the VM): the host's own KVM is not used. The exit status is

@@ -9,8 +9,9 @@
 #   vext.mode=selftest  load vext_splat (it WARNs), nothing else: the runner
 #                       must report this boot as failed
 #   vext.mode=run       load e1000 and the suite, run /bin/vext-demo
-#   vext.mode=bench     run every /bench/*_bench, JSON to the report port
-#   vext.timeout=SECS   bound of one test binary (default 240)
+#   vext.mode=bench     run every /bench/*_bench (make bench), reported like
+#                       the tests; each prints one JSON object
+#   vext.timeout=SECS   bound of one test or bench binary (default 240)
 #
 # Human-readable progress goes to the console (ttyS0). Everything the host
 # judges goes to the report port, the second serial port (ttyS1), as lines
@@ -167,12 +168,18 @@ selftest)
 	setup "modprobe vext_splat" modprobe vext_splat
 	;;
 bench)
-	# Each benchmark prints one JSON object between two protocol lines.
-	for b in $(find /bench -name '*_bench' -type f | LC_ALL=C sort); do
-		log "running $b"
-		report "bench-begin ${b##*/}"
-		"$b" </dev/null >&3
-		report "bench-end ${b##*/} $?"
+	# Like the tests: announced, then run and bounded one by one. Each
+	# benchmark loads what it measures itself and prints one JSON object
+	# (stdout) and "# " progress lines (stderr) between its run and exit
+	# lines; scripts/bench-results.sh collects the JSON.
+	benches=$(find /bench -name '*_bench' -type f | LC_ALL=C sort)
+	names=
+	for b in $benches; do
+		names="$names ${b##*/}"
+	done
+	report "tests$names"
+	for b in $benches; do
+		run_test "$b"
 	done
 	;;
 run)

@@ -116,7 +116,7 @@ static void *pinger_main(void *arg)
 	char c = 0;
 	int ret;
 
-	ret = bench_pin_cpu(PING_CPU);
+	ret = vext_pin_cpu(PING_CPU);
 	if (ret)
 		bench_die(-ret, "pinning a ping-pong thread to CPU %d", PING_CPU);
 	if (p->vcpu >= 0 && ioctl(p->vcpu, VEXT_VCPU_LOAD, 0))
@@ -203,19 +203,19 @@ static void load_key_off(void)
 	long users;
 	int ret;
 
-	ret = bench_mod_load("vext_pn");
+	ret = vext_mod_load("vext_pn", NULL);
 	if (ret)
 		bench_die(-ret, "loading vext_pn");
-	ret = bench_debugfs_mount();
+	ret = vext_debugfs_mount();
 	if (ret)
-		bench_die(-ret, "debugfs %s", BENCH_DEBUGFS_DIR);
-	ret = bench_param_write("vext_pn", "key_off_delay_ms", "0");
+		bench_die(-ret, "debugfs %s", VEXT_DEBUGFS_DIR);
+	ret = vext_param_write("vext_pn", "key_off_delay_ms", "0");
 	if (ret)
 		bench_die(-ret, "setting vext_pn key_off_delay_ms to 0");
-	ret = bench_debugfs_wait_long("pn_key", 0, KEY_OFF_TIMEOUT_MS);
+	ret = vext_debugfs_wait_long("pn_key", 0, KEY_OFF_TIMEOUT_MS, NULL);
 	if (ret)
 		bench_die(-ret, "waiting for debugfs pn_key to read 0");
-	ret = bench_debugfs_long("pn_users", &users);
+	ret = vext_debugfs_long("pn_users", &users);
 	if (ret)
 		bench_die(-ret, "reading debugfs pn_users");
 	if (users)
@@ -236,9 +236,9 @@ static double measure_both_loaded(long warmup, long round_trips)
 	double ns;
 
 	load_key_off();
-	dev = bench_dev_open();
+	dev = vext_dev_open();
 	if (dev < 0)
-		bench_die(-dev, "opening %s", BENCH_DEV_PATH);
+		bench_die(-dev, "opening %s", VEXT_DEV_PATH);
 	vm = ioctl(dev, VEXT_CREATE_VM, 0);
 	if (vm < 0)
 		bench_die(errno, "VEXT_CREATE_VM");
@@ -309,7 +309,7 @@ static long calibrate(unsigned int target_ms)
 /* One bench_counters run: mean ns per op, per-CPU and atomic. */
 static void counters(long ops, int *cpus, double *pcpu, double *atomic)
 {
-	char path[] = BENCH_DEBUGFS_DIR "/bench_counters", buf[256];
+	char path[] = VEXT_DEBUGFS_DIR "/bench_counters", buf[256];
 	unsigned long got_ops;
 	int fd, len, ret;
 
@@ -321,7 +321,7 @@ static void counters(long ops, int *cpus, double *pcpu, double *atomic)
 	if (ret != len)
 		bench_die(ret < 0 ? errno : EIO, "writing %ld to %s", ops, path);
 	close(fd);
-	ret = bench_debugfs_read("bench_counters", buf, sizeof(buf));
+	ret = vext_debugfs_read("bench_counters", buf, sizeof(buf));
 	if (ret < 0)
 		bench_die(-ret, "reading %s", path);
 	if (sscanf(buf, "cpus %d ops %lu percpu_ns %lf atomic_ns %lf",
@@ -413,12 +413,12 @@ int main(int argc, char **argv)
 	rbl = med[BOTH_LOADED] / med[UNLOADED];
 
 	/* 2. Per-CPU counter against a shared atomic. */
-	r = bench_mod_load("vext_percpu");
+	r = vext_mod_load("vext_percpu", NULL);
 	if (r)
 		bench_die(-r, "loading vext_percpu");
-	r = bench_debugfs_mount();
+	r = vext_debugfs_mount();
 	if (r)
-		bench_die(-r, "debugfs %s", BENCH_DEBUGFS_DIR);
+		bench_die(-r, "debugfs %s", VEXT_DEBUGFS_DIR);
 	for (r = 0; r < runs; r++) {
 		counters(ops, &cpus, &pc[r], &at[r]);
 		bench_note("counters %d/%d: percpu %.3f ns/op, atomic %.3f ns/op",
@@ -431,7 +431,7 @@ int main(int argc, char **argv)
 
 	printf("{\n");
 	printf("  \"kernel\": \"%s\",\n", u.release);
-	printf("  \"cpus\": %d,\n", bench_nr_cpus());
+	printf("  \"cpus\": %d,\n", vext_nr_cpus());
 	printf("  \"context_switch\": {\n");
 	printf("    \"unit\": \"ns/switch\",\n");
 	for (c = 0; c < NR_CONFIGS; c++)

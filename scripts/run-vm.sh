@@ -5,6 +5,7 @@
 #
 #   run-vm.sh --mode MODE --kver KVER --initrd FILE --dir DIR
 #             [--bound SECS] [--test-timeout SECS] [--follow console|report]
+#             [--tests GLOB]
 #
 #   --mode MODE          test | selftest | run | bench: passed to the init
 #                        as vext.mode= (see vm-init.sh); selects the machine
@@ -18,6 +19,7 @@
 #   --test-timeout SECS  bound of one test (or bench) binary inside the VM
 #                        (default 240)
 #   --follow WHAT        print that log on stdout while the VM runs
+#   --tests GLOB         test mode: run only the test binaries matching GLOB
 #
 # Machines. test and run boot the 'pc' machine with the devices the shared
 # IRQ tests need: e1000 at slot 3 and edu at slots 4, 7 and 8. QEMU's PIIX
@@ -31,7 +33,7 @@
 # QEMU's (0 after the guest powers off), 124 if the bound was hit.
 set -euo pipefail
 
-mode='' kver='' initrd='' dir='' bound=600 test_timeout=240 follow=''
+mode='' kver='' initrd='' dir='' bound=600 test_timeout=240 follow='' tests=''
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--mode) mode=$2; shift ;;
@@ -41,6 +43,7 @@ while [ $# -gt 0 ]; do
 	--bound) bound=$2; shift ;;
 	--test-timeout) test_timeout=$2; shift ;;
 	--follow) follow=$2; shift ;;
+	--tests) tests=$2; shift ;;
 	*) echo "run-vm: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -85,6 +88,7 @@ rm -f "$dir/qemu.status"
 level=loglevel=5
 [ "$mode" = run ] && level=quiet
 append="console=ttyS0 $level panic=-1 vext.mode=$mode vext.timeout=$test_timeout"
+[ -z "$tests" ] || append="$append vext.tests=$tests"
 
 # Single-threaded TCG: with Debian 12's QEMU 7.2, multi-threaded TCG lets a
 # vCPU keep running stale translations of kernel text patched by another

@@ -12,6 +12,8 @@
 #   vext.mode=bench     run every /bench/*_bench (make bench), reported like
 #                       the tests; each prints one JSON object
 #   vext.timeout=SECS   bound of one test or bench binary (default 240)
+#   vext.tests=GLOB     test mode: run only /tests/GLOB (make vm-test T=GLOB);
+#                       the suite and vext-demo step is skipped then
 #
 # Human-readable progress goes to the console (ttyS0). Everything the host
 # judges goes to the report port, the second serial port (ttyS1), as lines
@@ -44,11 +46,13 @@ exec </dev/console >/dev/console 2>&1
 
 mode='test'
 timeout=240
+only=''
 # shellcheck disable=SC2013 # the command line is one line of words
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	vext.mode=*) mode=${arg#*=} ;;
 	vext.timeout=*) timeout=${arg#*=} ;;
+	vext.tests=*) only=${arg#*=} ;;
 	esac
 done
 
@@ -146,7 +150,7 @@ report "begin $mode $release"
 
 case "$mode" in
 test)
-	tests=$(find /tests -name '*_test' -type f | LC_ALL=C sort)
+	tests=$(find /tests -name "${only:-*_test}" -type f | LC_ALL=C sort)
 	names=
 	for t in $tests; do
 		names="$names ${t##*/}"
@@ -157,7 +161,7 @@ test)
 		run_test "$t"
 	done
 	# Last, what 'make run' does: the suite loaded, the demo run.
-	if [ -x /bin/vext-demo ]; then
+	if [ -z "$only" ] && [ -x /bin/vext-demo ]; then
 		load_suite
 		report "run vext-demo"
 		/bin/vext-demo </dev/null >&3 2>&1

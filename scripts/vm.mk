@@ -18,6 +18,12 @@
 #                finish or a splat fails), print and save the JSON in
 #                .build/bench/results.json (scripts/bench-results.sh).
 #                Not part of make check: benchmarks are not timed tests.
+#   make vm-test T=GLOB
+#                the quick loop while developing: build the modules, test
+#                modules and selftests (no W=1 C=1, no lint, no 6.12), boot
+#                the test VM running only the selftests/out/GLOB binaries
+#                (for example T=pn_test or T='*_test'), judge it like make
+#                check. Not a substitute for make check.
 #   make run     make deps, build the modules and tools/vext-demo, boot the
 #                same VM with the suite loaded, run vext-demo, power off.
 #
@@ -32,7 +38,7 @@ VEXT_RUN_BOUND ?= 300
 VEXT_BENCH_BOUND ?= 900
 VEXT_BENCH_TIMEOUT ?= 600
 
-.PHONY: check run bench vm-run vm-bench vm-clean-modules vm-print-kver
+.PHONY: check run bench vm-run vm-bench vm-test vm-clean-modules vm-print-kver
 
 # The packages first, then the pipeline in new make processes, so KVER is
 # evaluated only once linux-image-amd64 is there.
@@ -58,6 +64,18 @@ vm-bench: modules
 		--follow report | sed -un 's/^# /bench: /p'; \
 	$(VEXT_ROOT)/scripts/bench-results.sh --dir $(VM_DIR)/bench \
 		--bound $(VEXT_BENCH_BOUND) --out $(BUILD)/bench/results.json
+
+T ?= *_test
+vm-test: modules test-modules selftests
+	@$(VEXT_ROOT)/scripts/mkinitramfs.sh --root $(VEXT_ROOT) --kver $(KVER) \
+		--out $(VM_DIR)/initramfs-test.cpio --with-tests
+	@echo "vm-test: booting $(KVER) in QEMU, tests '$(T)' (logs in $(VM_DIR)/vm-test)"
+	@$(VEXT_ROOT)/scripts/run-vm.sh --mode test --kver $(KVER) \
+		--initrd $(VM_DIR)/initramfs-test.cpio --dir $(VM_DIR)/vm-test \
+		--bound $(or $(VEXT_VM_BOUND),600) --test-timeout $(or $(VEXT_TEST_TIMEOUT),240) \
+		--tests '$(T)' --follow report | \
+	$(VEXT_ROOT)/scripts/vm-verdict.sh --dir $(VM_DIR)/vm-test \
+		--bound $(or $(VEXT_VM_BOUND),600)
 
 run:
 	@$(MAKE) --no-print-directory deps

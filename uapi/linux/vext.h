@@ -218,4 +218,118 @@ struct vext_stats_desc {
 #define VEXT_VCPU_LOAD			_IO(VEXTIO, 0x30)
 #define VEXT_VCPU_PUT			_IO(VEXTIO, 0x31)
 
+/* ---- vext_assign (0x40-0x5f): PCI device assignment, INTx --------- */
+
+/*
+ * Devices are handed to vext by binding them to the "vext-pci" driver
+ * (driver_override); a VM then assigns one by its PCI address and receives
+ * its INTx through an eventfd. Documentation/api.rst, section 6, describes
+ * every ioctl, errno and the masking rules.
+ */
+
+/* struct vext_assigned_pci_dev flags. */
+#define VEXT_DEV_ASSIGN_PCI_2_3		_BITUL(1)	/* share the line (INTx masking) */
+#define VEXT_DEV_ASSIGN_MASK_INTX	_BITUL(2)	/* the guest masks INTx */
+#define VEXT_DEV_ASSIGN_VALID_FLAGS	(VEXT_DEV_ASSIGN_PCI_2_3 | \
+					 VEXT_DEV_ASSIGN_MASK_INTX)
+
+/* Assigned devices per VM. */
+#define VEXT_MAX_ASSIGNED_DEVS		16
+
+/*
+ * struct vext_assigned_pci_dev - argument of VEXT_ASSIGN_PCI_DEVICE,
+ * VEXT_DEASSIGN_PCI_DEVICE and VEXT_ASSIGN_SET_INTX_MASK
+ * @assigned_dev_id: the VMM's name for the device, unique within the VM
+ * @busnr:           PCI bus number (0-255)
+ * @devfn:           PCI device and function, (slot << 3) | function
+ * @flags:           VEXT_DEV_ASSIGN_* flags
+ * @segnr:           PCI segment (domain) number (0-65535)
+ * @err_fd:          ASSIGN: an eventfd signalled once when the device is
+ *                   removed from under the VM (hot-unplug, unbind), or -1
+ * @reserved:        zero
+ *
+ * DEASSIGN reads only @assigned_dev_id; SET_INTX_MASK reads
+ * @assigned_dev_id and the VEXT_DEV_ASSIGN_MASK_INTX bit of @flags. The
+ * other fields must be zero there (@err_fd: -1 or 0).
+ */
+struct vext_assigned_pci_dev {
+	__u32 assigned_dev_id;
+	__u32 busnr;
+	__u32 devfn;
+	__u32 flags;
+	__u32 segnr;
+	__s32 err_fd;
+	__u32 reserved[10];
+};
+
+/* struct vext_assigned_irq flags. */
+#define VEXT_DEV_IRQ_HOST_INTX		_BITUL(0)	/* the one IRQ type */
+#define VEXT_DEV_IRQ_RESAMPLE		_BITUL(1)	/* @resample_fd is valid */
+#define VEXT_DEV_IRQ_VALID_FLAGS	(VEXT_DEV_IRQ_HOST_INTX | \
+					 VEXT_DEV_IRQ_RESAMPLE)
+
+/*
+ * struct vext_assigned_irq - argument of VEXT_ASSIGN_DEV_IRQ and
+ * VEXT_DEASSIGN_DEV_IRQ
+ * @assigned_dev_id: the device
+ * @flags:           VEXT_DEV_IRQ_HOST_INTX, optionally VEXT_DEV_IRQ_RESAMPLE
+ * @trigger_fd:      eventfd signalled for each interrupt delivered
+ * @resample_fd:     with VEXT_DEV_IRQ_RESAMPLE: eventfd whose signal acks
+ *                   the interrupt (KVM's irqfd resamplefd fits here)
+ * @reserved:        zero
+ *
+ * DEASSIGN_DEV_IRQ reads @assigned_dev_id and @flags (exactly
+ * VEXT_DEV_IRQ_HOST_INTX); the other fields must be zero.
+ */
+struct vext_assigned_irq {
+	__u32 assigned_dev_id;
+	__u32 flags;
+	__s32 trigger_fd;
+	__s32 resample_fd;
+	__u32 reserved[4];
+};
+
+/* struct vext_assigned_dev_info state bits. */
+#define VEXT_ASSIGNED_IRQ		_BITUL(0)	/* INTx assigned */
+#define VEXT_ASSIGNED_RESAMPLE		_BITUL(1)	/* ... with a resample fd */
+#define VEXT_ASSIGNED_HOST_MASKED	_BITUL(2)	/* INTx masked by vext */
+#define VEXT_ASSIGNED_PENDING		_BITUL(3)	/* awaiting the VMM's ack */
+#define VEXT_ASSIGNED_GONE		_BITUL(4)	/* the device was removed */
+
+/*
+ * struct vext_assigned_dev_info - argument of VEXT_ASSIGNED_DEV_INFO
+ * @assigned_dev_id: in: the device
+ * @flags:           out: VEXT_DEV_ASSIGN_PCI_2_3 if the shared-line mode is
+ *                   in force (it is dropped when the device cannot mask
+ *                   INTx), VEXT_DEV_ASSIGN_MASK_INTX if the guest masks
+ * @state:           out: VEXT_ASSIGNED_* bits
+ * @host_irq:        out: the host IRQ (0 if none)
+ * @segnr:           out: PCI segment
+ * @busnr:           out: PCI bus
+ * @devfn:           out: PCI device and function
+ * @pad:             zero
+ * @reserved:        zero
+ */
+struct vext_assigned_dev_info {
+	__u32 assigned_dev_id;
+	__u32 flags;
+	__u32 state;
+	__u32 host_irq;
+	__u32 segnr;
+	__u32 busnr;
+	__u32 devfn;
+	__u32 pad;
+	__u64 reserved[4];
+};
+
+/* VM ioctls. */
+#define VEXT_ASSIGN_PCI_DEVICE		_IOW(VEXTIO, 0x40, struct vext_assigned_pci_dev)
+#define VEXT_DEASSIGN_PCI_DEVICE	_IOW(VEXTIO, 0x41, struct vext_assigned_pci_dev)
+#define VEXT_ASSIGN_DEV_IRQ		_IOW(VEXTIO, 0x42, struct vext_assigned_irq)
+#define VEXT_DEASSIGN_DEV_IRQ		_IOW(VEXTIO, 0x43, struct vext_assigned_irq)
+#define VEXT_ASSIGN_SET_INTX_MASK	_IOW(VEXTIO, 0x44, struct vext_assigned_pci_dev)
+/* Argument: the assigned_dev_id. Acks the delivered interrupt. */
+#define VEXT_ASSIGNED_DEV_UNMASK	_IO(VEXTIO, 0x45)
+#define VEXT_ASSIGNED_DEV_INFO		_IOWR(VEXTIO, 0x46, struct vext_assigned_dev_info)
+
 #endif /* _UAPI_LINUX_VEXT_H */

@@ -178,6 +178,13 @@ static long vext_assign_device(struct vext_assign_vm *avm,
 	ret = pci_enable_device(pdev);
 	if (ret)
 		goto err_erase;
+	/*
+	 * Enabling cleared INTx-disable (the PCI core does that for legacy
+	 * interrupts): mask again before anything can assert unhandled, and
+	 * before the state that deassignment restores is saved.
+	 */
+	if (pci_intx_mask_supported(pdev))
+		pci_intx(pdev, 0);
 	pci_save_state(pdev);
 	ad->saved = pci_store_saved_state(pdev);
 	if (!ad->saved) {

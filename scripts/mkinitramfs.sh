@@ -68,7 +68,7 @@ kmod=/usr/bin/kmod
 # the INTx line that the edu device at slot 7 shares; kvm, kvm-amd (with ccp
 # and irqbypass) run a nested KVM guest in later tests. Their dependencies
 # are resolved from the host's copy of the same kernel's modules.dep.
-DISTRO_MODULES="e1000 irqbypass ccp kvm kvm-amd"
+DISTRO_MODULES="e1000 irqbypass ccp kvm kvm-amd vfio-pci"
 
 # Where the suite's modules live; selftests/ is not among them.
 SUITE_DIRS="core percpu preempt_notify assigned_dev grant"

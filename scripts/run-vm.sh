@@ -26,7 +26,8 @@
 # routes pin A of slot s to link LNK[(s - 1) % 4], so slots 4 and 8 share
 # one line (LNKD) and the edu at slot 7 shares the e1000's (LNKC); which IRQ
 # a link gets (10 or 11) is the guest's choice. selftest and bench boot the
-# faster q35 without a NIC or edu.
+# faster q35 without a NIC; bench adds an emulated Intel IOMMU
+# (intel_iommu=on) and edu at slots 4 and 5 for assign_bench.
 #
 # QEMU runs multi-threaded TCG with '-cpu max' (it includes AMD SVM, so KVM
 # works inside the VM): the host's own KVM is not used. The exit status is
@@ -66,8 +67,14 @@ test | run)
 	machine=(-machine pc
 		-netdev user,id=n0,restrict=on -device e1000,netdev=n0,addr=3
 		-device edu,addr=4 -device edu,addr=7 -device edu,addr=8) ;;
-selftest | bench)
+selftest)
 	machine=(-machine q35 -nic none) ;;
+bench)
+	# assign_bench compares vext with VFIO, which needs an IOMMU group:
+	# an emulated VT-d (before the PCI devices that sit behind it) and two
+	# edu devices. Under TCG intel-iommu needs no split irqchip.
+	machine=(-machine q35 -nic none -device intel-iommu
+		-device edu,addr=4 -device edu,addr=5) ;;
 *)
 	echo "run-vm: unknown mode '$mode'" >&2; exit 2 ;;
 esac
@@ -88,6 +95,7 @@ rm -f "$dir/qemu.status"
 level=loglevel=5
 [ "$mode" = run ] && level=quiet
 append="console=ttyS0 $level panic=-1 vext.mode=$mode vext.timeout=$test_timeout"
+[ "$mode" = bench ] && append="$append intel_iommu=on"
 [ -z "$tests" ] || append="$append vext.tests=$tests"
 
 # Single-threaded TCG: with Debian 12's QEMU 7.2, multi-threaded TCG lets a

@@ -361,6 +361,12 @@ int main(int argc, char **argv)
 		steer_irq(d->irq);
 		bench_note("%s: %s, irq %d", kind_names[k], d->name, d->irq);
 	}
+	for (k = 0; k < NR_KINDS; k++) {
+		char actions[512] = "";
+
+		vext_irq_line(devs[k].irq, NULL, actions, sizeof(actions));
+		bench_note("irq %d: %s", devs[k].irq, actions);
+	}
 	if (vext_pin_cpu(BENCH_CPU))
 		bench_die(errno, "pinning to CPU %d", BENCH_CPU);
 

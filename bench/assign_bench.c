@@ -2,7 +2,8 @@
 /*
  * assign_bench - INTx delivery of vext_assign against VFIO, in the same
  * boot. Runs inside the bench VM (make bench: q35 with an emulated Intel
- * IOMMU, intel_iommu=on, two QEMU edu devices) as root and prints one
+ * IOMMU, intel_iommu=on, two QEMU edu devices at slots 4 and 5) as root
+ * and prints one
  * JSON object on stdout; progress and errors go to stderr as "# " lines.
  *
  *   assign_bench [-r ROUNDS] [-n IRQS]
@@ -13,7 +14,10 @@
  * (VFIO_DEVICE_SET_IRQS: INTx trigger eventfd and unmask eventfd); VFIO
  * uses PCI 2.3 masking too. Both IRQs are steered to CPU 0
  * (/proc/irq/N/smp_affinity_list) and the benchmark runs pinned there, so
- * that single-threaded TCG never has to switch vCPUs for a delivery.
+ * that single-threaded TCG never has to switch vCPUs for a delivery. Half
+ * way through the rounds the two devices swap roles (everything is closed,
+ * unbound and set up again), so that neither side keeps the slot, line or
+ * device that may happen to be faster.
  *
  * One interrupt: take the time, raise it (edu BAR0+0x60), block in read()
  * on the trigger eventfd, take the time again: that is the
@@ -23,7 +27,7 @@
  * eventfd, which unmasks from the eventfd's wake-up callback in both. The
  * rate of these full cycles is the sustained interrupts per second.
  *
- * ROUNDS rounds (default 11), each measuring the four configurations
+ * ROUNDS rounds (default 12, even), each measuring the four configurations
  * (vext/VFIO x ioctl/resample) once, IRQS interrupts each (default 2000,
  * after 200 untimed ones), in an order that rotates from round to round.
  * Reported: the median over the rounds of each configuration's median and
@@ -45,6 +49,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #include <linux/vext.h>
@@ -53,14 +58,14 @@
 #include "bench_util.h"
 #include "vext_pci.h"
 
-#define DEF_ROUNDS	11
+#define DEF_ROUNDS	12
 #define MAX_ROUNDS	51
 #define DEF_IRQS	2000
 #define MAX_IRQS	1000000
 #define WARMUP		200
 #define BENCH_CPU	0
-#define VEXT_SLOT	4
-#define VFIO_SLOT	5
+#define SLOT_A		4
+#define SLOT_B		5
 #define WATCHDOG_S	20
 
 enum kind { VEXT, VFIO, NR_KINDS };
@@ -70,8 +75,9 @@ static const char * const ack_names[NR_ACKS] = { "ioctl", "resample" };
 
 struct dev {
 	enum kind kind;
+	int slot;
 	char name[VEXT_PCI_NAME_LEN];
-	volatile uint32_t *bar;
+	void *bar;
 	int irq;
 	int trigger, resample;
 	int vm;				/* vext */
@@ -151,7 +157,7 @@ static void vfio_setup(struct dev *d)
 	d->bar = vext_pci_map_bar(d->name, 0, EDU_BAR_SIZE);
 	if (!d->bar)
 		bench_die(errno, "mmap %s BAR0", d->name);
-	d->bar[EDU_REG_IRQ_ACK / 4] = ~0u;
+	vext_mmio_write32(d->bar, EDU_REG_IRQ_ACK, ~0u);
 	set_irqs(d, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
 		 d->trigger);
 	set_irqs(d, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK,
@@ -162,7 +168,7 @@ static void vext_setup(struct dev *d)
 {
 	struct vext_assigned_pci_dev a = {
 		.assigned_dev_id = VEXT_ID,
-		.devfn = VEXT_SLOT << 3,
+		.devfn = d->slot << 3,
 		.flags = VEXT_DEV_ASSIGN_PCI_2_3,
 		.err_fd = -1,
 	};
@@ -193,7 +199,7 @@ static void vext_setup(struct dev *d)
 	d->bar = vext_pci_map_bar(d->name, 0, EDU_BAR_SIZE);
 	if (!d->bar)
 		bench_die(errno, "mmap %s BAR0", d->name);
-	d->bar[EDU_REG_IRQ_ACK / 4] = ~0u;
+	vext_mmio_write32(d->bar, EDU_REG_IRQ_ACK, ~0u);
 	if (ioctl(d->vm, VEXT_ASSIGN_DEV_IRQ, &irq))
 		bench_die(errno, "VEXT_ASSIGN_DEV_IRQ");
 	if (ioctl(d->vm, VEXT_ASSIGNED_DEV_INFO, &info))
@@ -202,7 +208,7 @@ static void vext_setup(struct dev *d)
 		bench_die(EINVAL, "%s is not in PCI 2.3 mode", d->name);
 }
 
-static void ack_kernel(struct dev *d, enum ack ack)
+static void ack_kernel(struct dev *d, enum ack how)
 {
 	static const struct vfio_irq_set unmask = {
 		.argsz = sizeof(unmask),
@@ -214,31 +220,31 @@ static void ack_kernel(struct dev *d, enum ack ack)
 	__u64 one = 1;
 	int ret;
 
-	if (ack == ACK_RESAMPLE)
+	if (how == ACK_RESAMPLE)
 		ret = write(d->resample, &one, sizeof(one)) == sizeof(one) ? 0 : -1;
 	else if (d->kind == VEXT)
 		ret = ioctl(d->vm, VEXT_ASSIGNED_DEV_UNMASK, VEXT_ID);
 	else
 		ret = ioctl(d->fd, VFIO_DEVICE_SET_IRQS, &unmask);
 	if (ret)
-		bench_die(errno, "%s: %s ack", kind_names[d->kind], ack_names[ack]);
+		bench_die(errno, "%s: %s ack", kind_names[d->kind], ack_names[how]);
 }
 
 /* One interrupt; its latency in ns. */
-static double one_irq(struct dev *d, enum ack ack)
+static double one_irq(struct dev *d, enum ack how)
 {
 	__u64 t0, t1, v;
 
 	t0 = bench_now_ns();
-	d->bar[EDU_REG_IRQ_RAISE / 4] = 1;
+	vext_mmio_write32(d->bar, EDU_REG_IRQ_RAISE, 1);
 	if (read(d->trigger, &v, sizeof(v)) != sizeof(v))
 		bench_die(errno, "%s: trigger read", kind_names[d->kind]);
 	t1 = bench_now_ns();
 	if (v != 1)
 		bench_die(EPROTO, "%s: %llu events for one interrupt",
 			  kind_names[d->kind], (unsigned long long)v);
-	d->bar[EDU_REG_IRQ_ACK / 4] = 1;
-	ack_kernel(d, ack);
+	vext_mmio_write32(d->bar, EDU_REG_IRQ_ACK, 1);
+	ack_kernel(d, how);
 	return (double)(t1 - t0);
 }
 
@@ -253,18 +259,18 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void measure(struct dev *d, enum ack ack, int n, double *lat,
+static void measure(struct dev *d, enum ack how, int n, double *lat,
 		    struct result *r)
 {
 	__u64 t0;
 	int i;
 
 	for (i = 0; i < WARMUP; i++)
-		one_irq(d, ack);
+		one_irq(d, how);
 	alarm(WATCHDOG_S + n / 1000);
 	t0 = bench_now_ns();
 	for (i = 0; i < n; i++)
-		lat[i] = one_irq(d, ack);
+		lat[i] = one_irq(d, how);
 	r->rate = n / ((bench_now_ns() - t0) / 1e9);
 	alarm(0);
 	qsort(lat, n, sizeof(*lat), cmp_double);
@@ -283,6 +289,65 @@ static void steer_irq(int irq)
 		bench_note("irq %d stays where it is (%s)", irq, strerror(-ret));
 	else if (vext_file_read(path, buf, sizeof(buf)) > 0)
 		bench_note("irq %d affinity %s", irq, strtok(buf, "\n"));
+}
+
+/* Phase 0: vext on the edu at SLOT_A, VFIO at SLOT_B; phase 1 swapped. */
+static void setup_pair(struct dev *devs, int phase)
+{
+	int k;
+
+	for (k = 0; k < NR_KINDS; k++) {
+		struct dev *d = &devs[k];
+		int ret;
+
+		memset(d, 0, sizeof(*d));
+		d->kind = k;
+		d->slot = (k == VEXT) == (phase == 0) ? SLOT_A : SLOT_B;
+		ret = vext_pci_find(EDU_VENDOR, EDU_DEVICE, d->slot, d->name);
+		if (ret)
+			bench_die(-ret, "no edu at slot %d", d->slot);
+		d->trigger = eventfd(0, EFD_CLOEXEC);
+		d->resample = eventfd(0, EFD_CLOEXEC);
+		if (d->trigger < 0 || d->resample < 0)
+			bench_die(errno, "eventfd");
+		if (k == VEXT)
+			vext_setup(d);
+		else
+			vfio_setup(d);
+		d->irq = vext_pci_irq(d->name);
+		steer_irq(d->irq);
+	}
+	for (k = 0; k < NR_KINDS; k++) {
+		char actions[512] = "";
+
+		vext_irq_line(devs[k].irq, NULL, actions, sizeof(actions));
+		bench_note("phase %d: %s on %s, irq %d: %s", phase,
+			   kind_names[k], devs[k].name, devs[k].irq, actions);
+	}
+}
+
+/* Close everything (which deassigns) and unbind both devices. */
+static void teardown_pair(struct dev *devs)
+{
+	int k, ret;
+
+	for (k = 0; k < NR_KINDS; k++) {
+		struct dev *d = &devs[k];
+
+		munmap(d->bar, EDU_BAR_SIZE);
+		if (k == VEXT) {
+			close(d->vm);
+		} else {
+			close(d->fd);
+			close(d->group);
+			close(d->container);
+		}
+		close(d->trigger);
+		close(d->resample);
+		ret = vext_pci_bind(d->name, NULL);
+		if (ret)
+			bench_die(-ret, "unbinding %s", d->name);
+	}
 }
 
 static void on_alarm(int sig)
@@ -322,7 +387,7 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "r:n:")) != -1) {
 		switch (opt) {
 		case 'r':
-			rounds = parse_arg(optarg, 1, MAX_ROUNDS);
+			rounds = parse_arg(optarg, 2, MAX_ROUNDS) & ~1;
 			break;
 		case 'n':
 			n = parse_arg(optarg, 10, MAX_IRQS);
@@ -341,36 +406,15 @@ int main(int argc, char **argv)
 	if (!lat)
 		bench_die(ENOMEM, "calloc");
 
-	for (k = 0; k < NR_KINDS; k++) {
-		struct dev *d = &devs[k];
-		int slot = k == VEXT ? VEXT_SLOT : VFIO_SLOT, ret;
-
-		d->kind = k;
-		ret = vext_pci_find(EDU_VENDOR, EDU_DEVICE, slot, d->name);
-		if (ret)
-			bench_die(-ret, "no edu at slot %d", slot);
-		d->trigger = eventfd(0, EFD_CLOEXEC);
-		d->resample = eventfd(0, EFD_CLOEXEC);
-		if (d->trigger < 0 || d->resample < 0)
-			bench_die(errno, "eventfd");
-		if (k == VEXT)
-			vext_setup(d);
-		else
-			vfio_setup(d);
-		d->irq = vext_pci_irq(d->name);
-		steer_irq(d->irq);
-		bench_note("%s: %s, irq %d", kind_names[k], d->name, d->irq);
-	}
-	for (k = 0; k < NR_KINDS; k++) {
-		char actions[512] = "";
-
-		vext_irq_line(devs[k].irq, NULL, actions, sizeof(actions));
-		bench_note("irq %d: %s", devs[k].irq, actions);
-	}
 	if (vext_pin_cpu(BENCH_CPU))
 		bench_die(errno, "pinning to CPU %d", BENCH_CPU);
 
 	for (r = 0; r < rounds; r++) {
+		if (r == 0 || r == rounds / 2) {
+			if (r)
+				teardown_pair(devs);
+			setup_pair(devs, r ? 1 : 0);
+		}
 		for (m = 0; m < NR_KINDS * NR_ACKS; m++) {
 			int c = (m + r) % (NR_KINDS * NR_ACKS);
 			struct result res;
@@ -395,23 +439,26 @@ int main(int argc, char **argv)
 	printf("{\n");
 	printf("  \"kernel\": \"%s\",\n", u.release);
 	printf("  \"cpus\": %d,\n", vext_nr_cpus());
-	printf("  \"devices\": {\"vext\": {\"pci\": \"%s\", \"irq\": %d}, "
-	       "\"vfio\": {\"pci\": \"%s\", \"irq\": %d}},\n",
-	       devs[VEXT].name, devs[VEXT].irq, devs[VFIO].name, devs[VFIO].irq);
+	printf("  \"devices\": {\"first_half\": {\"vext_slot\": %d, \"vfio_slot\": %d}, ",
+	       SLOT_A, SLOT_B);
+	printf("\"second_half\": {\"vext_slot\": %d, \"vfio_slot\": %d}},\n",
+	       SLOT_B, SLOT_A);
 	printf("  \"rounds\": %d,\n", rounds);
 	printf("  \"irqs_per_measurement\": %d,\n", n);
 	printf("  \"pinned_cpu\": %d,\n", BENCH_CPU);
 	printf("  \"targets\": {\"ratio_latency_max\": 1.0, \"ratio_throughput_min\": 1.0},\n");
 	for (a = 0; a < NR_ACKS; a++) {
 		printf("  \"unmask_%s\": {\n", ack_names[a]);
-		for (k = 0; k < NR_KINDS; k++)
-			printf("    \"%s\": {\"latency_median_ns\": %.0f, "
-			       "\"latency_p99_ns\": %.0f, \"irqs_per_s\": %.0f, "
-			       "\"mad_pct\": {\"median\": %.2f, \"p99\": %.2f, \"rate\": %.2f}},\n",
-			       kind_names[k], med[k][a][0], med[k][a][1], med[k][a][2],
-			       bench_mad_pct(runs[k][a][0], rounds),
-			       bench_mad_pct(runs[k][a][1], rounds),
-			       bench_mad_pct(runs[k][a][2], rounds));
+		for (k = 0; k < NR_KINDS; k++) {
+			printf("    \"%s\": {", kind_names[k]);
+			printf("\"latency_median_ns\": %.0f, ", med[k][a][0]);
+			printf("\"latency_p99_ns\": %.0f, ", med[k][a][1]);
+			printf("\"irqs_per_s\": %.0f, ", med[k][a][2]);
+			printf("\"mad_pct\": {\"median\": %.2f, ",
+			       bench_mad_pct(runs[k][a][0], rounds));
+			printf("\"p99\": %.2f, ", bench_mad_pct(runs[k][a][1], rounds));
+			printf("\"rate\": %.2f}},\n", bench_mad_pct(runs[k][a][2], rounds));
+		}
 		for (m = 0; m < 3; m++) {
 			for (r = 0; r < rounds; r++)
 				lat[r] = runs[VEXT][a][m][r] / runs[VFIO][a][m][r];
@@ -420,11 +467,10 @@ int main(int argc, char **argv)
 		printf("    \"ratio_latency_median\": %.4f,\n", ratio[0]);
 		printf("    \"ratio_latency_p99\": %.4f,\n", ratio[1]);
 		printf("    \"ratio_throughput\": %.4f,\n", ratio[2]);
-		printf("    \"ratio_of_medians\": {\"latency_median\": %.4f, "
-		       "\"latency_p99\": %.4f, \"throughput\": %.4f},\n",
-		       med[VEXT][a][0] / med[VFIO][a][0],
-		       med[VEXT][a][1] / med[VFIO][a][1],
-		       med[VEXT][a][2] / med[VFIO][a][2]);
+		printf("    \"ratio_of_medians\": {\"latency_median\": %.4f, ",
+		       med[VEXT][a][0] / med[VFIO][a][0]);
+		printf("\"latency_p99\": %.4f, ", med[VEXT][a][1] / med[VFIO][a][1]);
+		printf("\"throughput\": %.4f},\n", med[VEXT][a][2] / med[VFIO][a][2]);
 		printf("    \"target_met\": %s,\n",
 		       ratio[0] <= 1.0 && ratio[2] >= 1.0 ? "true" : "false");
 		printf("    \"runs\": {\n");
@@ -442,11 +488,8 @@ int main(int argc, char **argv)
 	printf("}\n");
 	fflush(stdout);
 
-	/* Leave the suite unloaded for the next benchmark. */
-	close(devs[VEXT].vm);
-	close(devs[VFIO].fd);
-	close(devs[VFIO].group);
-	close(devs[VFIO].container);
+	/* Leave the devices unbound, the suite unloaded for the next one. */
+	teardown_pair(devs);
 	if (bench_mod_unload("vext_assign", 5000) || bench_mod_unload("vext_core", 5000))
 		bench_die(EBUSY, "unloading vext_assign and vext_core");
 	return 0;

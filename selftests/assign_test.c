@@ -36,7 +36,6 @@
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,22 +77,22 @@ static const unsigned int edu_slot[NR_EDU] = { 4, 8, 7 };
 struct edu {
 	char name[VEXT_PCI_NAME_LEN];
 	unsigned int bus, devfn;
-	volatile uint32_t *bar;
+	void *bar;
 };
 
-static void edu_raise(const struct edu *e, uint32_t bits)
+static void edu_raise(const struct edu *e, __u32 bits)
 {
-	e->bar[EDU_REG_IRQ_RAISE / 4] = bits;
+	vext_mmio_write32(e->bar, EDU_REG_IRQ_RAISE, bits);
 }
 
-static void edu_ack(const struct edu *e, uint32_t bits)
+static void edu_ack(const struct edu *e, __u32 bits)
 {
-	e->bar[EDU_REG_IRQ_ACK / 4] = bits;
+	vext_mmio_write32(e->bar, EDU_REG_IRQ_ACK, bits);
 }
 
 static long long edu_status(const struct edu *e)
 {
-	return e->bar[EDU_REG_IRQ_STATUS / 4];
+	return vext_mmio_read32(e->bar, EDU_REG_IRQ_STATUS);
 }
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -114,7 +113,7 @@ static int efd_new(void)
 static long long efd_wait(int fd, int ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
-	uint64_t v = 0;
+	__u64 v = 0;
 
 	if (poll(&p, 1, ms) != 1)
 		return 0;
@@ -125,7 +124,7 @@ static long long efd_wait(int fd, int ms)
 
 static int efd_signal(int fd)
 {
-	uint64_t one = 1;
+	__u64 one = 1;
 
 	return write(fd, &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
 }
@@ -214,7 +213,7 @@ static long long stat_of(const char *name)
 
 static int cmd_intx_disabled(const struct edu *e)
 {
-	uint32_t v;
+	__u32 v;
 
 	if (vext_pci_cfg_read(e->name, PCI_COMMAND_OFF, 2, &v))
 		return -1;
@@ -289,7 +288,10 @@ FIXTURE_SETUP(assign)
 {
 	int i, ret;
 
-	self->dev = self->vm = self->trig = self->resample = -1;
+	self->dev = -1;
+	self->vm = -1;
+	self->trig = -1;
+	self->resample = -1;
 	ret = vext_mod_load(ASSIGN_MODULE, NULL);
 	ASSERT_EQ(0, ret) TH_LOG("loading %s: %s", ASSIGN_MODULE, strerror(-ret));
 	ret = vext_debugfs_mount();
@@ -311,7 +313,7 @@ FIXTURE_TEARDOWN(assign)
 
 	for (i = 0; i < NR_EDU; i++)
 		if (self->edu[i].bar)
-			munmap((void *)self->edu[i].bar, EDU_BAR_SIZE);
+			munmap(self->edu[i].bar, EDU_BAR_SIZE);
 	close_fd(&self->trig);
 	close_fd(&self->resample);
 	close_fd(&self->vm);
@@ -320,7 +322,7 @@ FIXTURE_TEARDOWN(assign)
 
 /* Assign edu @i as @id with @flags and ack whatever an earlier test left. */
 static void assign_edu(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(assign) *self, int i, __u32 id, __u32 flags)
+		       struct _test_data_assign *self, int i, __u32 id, __u32 flags)
 {
 	long ret = assign_dev(self->vm, id, &self->edu[i], flags, -1);
 
@@ -367,7 +369,7 @@ TEST_F(assign, caps)
 TEST_F(assign, state_saved_restored)
 {
 	const struct edu *e = &self->edu[EDU_A];
-	uint32_t line, v;
+	__u32 line, v;
 
 	ASSERT_EQ(0, vext_pci_enabled(e->name));
 	EXPECT_EQ(1, cmd_intx_disabled(e)) TH_LOG("vext-pci leaves INTx masked");
@@ -529,7 +531,8 @@ TEST_F(assign, guest_mask)
 	ASSERT_EQ(0, assign_irq(self->vm, 1, self->trig, -1));
 	ASSERT_EQ(0, set_mask(self->vm, 1, true));
 	ASSERT_EQ(0, dev_info(self->vm, 1, &info));
-	EXPECT_EQ((long long)VEXT_DEV_ASSIGN_MASK_INTX, (long long)(info.flags & VEXT_DEV_ASSIGN_MASK_INTX));
+	EXPECT_EQ((long long)VEXT_DEV_ASSIGN_MASK_INTX,
+		  (long long)(info.flags & VEXT_DEV_ASSIGN_MASK_INTX));
 	/* Masking at the hardware happens on demand only. */
 	EXPECT_EQ(0, cmd_intx_disabled(e));
 
@@ -1003,7 +1006,7 @@ static void rebind_after_rescan(struct __test_metadata *_metadata,
 		ASSERT_LT(vext_now_ns(), end) TH_LOG("%s not back after rescan", e->name);
 		vext_sleep_ms(20);
 	}
-	munmap((void *)e->bar, EDU_BAR_SIZE);
+	munmap(e->bar, EDU_BAR_SIZE);
 	e->bar = NULL;
 	ret = vext_pci_bind(e->name, VEXT_PCI_DRV);
 	ASSERT_EQ(0, ret) TH_LOG("rebinding %s: %s", e->name, strerror(-ret));

@@ -4,8 +4,10 @@
  *
  * Opens /dev/vext, prints the API version and every capability, creates a
  * VM with two vCPUs, reads each vCPU's shared page, gives the VM one memory
- * slot, shows a loaded vCPU thread's preemption counters (vext_pn), then
- * closes everything. Exits 0 on success; on failure it prints
+ * slot, shows a loaded vCPU thread's preemption counters (vext_pn),
+ * assigns QEMU's edu device at 0000:00:04.0 to the VM (vext_assign: bound
+ * to vext-pci, PCI 2.3 mode) and prints the interrupts it delivers through
+ * an eventfd, then closes everything. Exits 0 on success; on failure it prints
  * what failed and why, and exits 1.
  *
  * Later features extend this demo with their own step.
@@ -19,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -129,6 +134,160 @@ static int demo_preemption(int vcpu, const struct vext_vcpu_shared *s)
 	return 0;
 }
 
+#define DEMO_PCI	"0000:00:04.0"		/* edu in the test VM */
+#define DEMO_SYSFS	"/sys/bus/pci/devices/" DEMO_PCI
+#define DEMO_IRQS	10
+#define DEMO_DEV_ID	1
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+static long read_hex(const char *path)
+{
+	char buf[32] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtol(buf, NULL, 0) : -1;
+}
+
+/* One 32-bit MMIO store: a relaxed atomic is exactly one aligned store. */
+static void mmio_write(uint32_t *bar, unsigned int off, uint32_t val)
+{
+	__atomic_store_n(bar + off / 4, val, __ATOMIC_RELAXED);
+}
+
+/* Hand edu to vext-pci, as an administrator would (driver_override). */
+static int bind_to_vext_pci(void)
+{
+	char link[256];
+	ssize_t n;
+
+	n = readlink(DEMO_SYSFS "/driver", link, sizeof(link) - 1);
+	if (n > 0) {
+		link[n] = '\0';
+		if (strstr(link, "/vext-pci"))
+			return 0;
+		if (write_file(DEMO_SYSFS "/driver/unbind", DEMO_PCI))
+			return -1;
+	}
+	if (write_file(DEMO_SYSFS "/driver_override", "vext-pci") ||
+	    write_file("/sys/bus/pci/drivers_probe", DEMO_PCI))
+		return -1;
+	return 0;
+}
+
+static void unbind_from_vext_pci(void)
+{
+	write_file(DEMO_SYSFS "/driver/unbind", DEMO_PCI);
+	write_file(DEMO_SYSFS "/driver_override", "\n");
+}
+
+/*
+ * Assign edu, raise DEMO_IRQS interrupts through its BAR (the guest's
+ * driver would do this), receive each on the trigger eventfd and ack it
+ * (device, then VEXT_ASSIGNED_DEV_UNMASK), as a VMM injecting them would.
+ */
+static int demo_assign(int vm)
+{
+	struct vext_assigned_pci_dev a = {
+		.assigned_dev_id = DEMO_DEV_ID,
+		.busnr = 0,
+		.devfn = 4 << 3,
+		.flags = VEXT_DEV_ASSIGN_PCI_2_3,
+		.err_fd = -1,
+	};
+	struct vext_assigned_irq irq = {
+		.assigned_dev_id = DEMO_DEV_ID,
+		.flags = VEXT_DEV_IRQ_HOST_INTX,
+	};
+	struct vext_assigned_dev_info info = { .assigned_dev_id = DEMO_DEV_ID };
+	uint32_t *bar = MAP_FAILED;
+	int trig = -1, fd, i, ret = 1;
+
+	if (read_hex(DEMO_SYSFS "/vendor") != 0x1234 ||
+	    read_hex(DEMO_SYSFS "/device") != 0x11e8) {
+		printf("no edu device at %s: no device assignment shown\n", DEMO_PCI);
+		return 0;
+	}
+	if (bind_to_vext_pci())
+		return fail("binding " DEMO_PCI " to vext-pci");
+	if (ioctl(vm, VEXT_ASSIGN_PCI_DEVICE, &a) < 0) {
+		ret = fail("VEXT_ASSIGN_PCI_DEVICE");
+		goto out_unbind;
+	}
+	fd = open(DEMO_SYSFS "/resource0", O_RDWR | O_SYNC | O_CLOEXEC);
+	if (fd >= 0) {
+		bar = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		close(fd);
+	}
+	if (bar == MAP_FAILED) {
+		ret = fail("mmap of edu's BAR0");
+		goto out_deassign;
+	}
+	mmio_write(bar, 0x64, ~0u);		/* ack anything left raised */
+	trig = eventfd(0, EFD_CLOEXEC);
+	irq.trigger_fd = trig;
+	if (trig < 0 || ioctl(vm, VEXT_ASSIGN_DEV_IRQ, &irq) < 0) {
+		ret = fail("VEXT_ASSIGN_DEV_IRQ");
+		goto out_deassign;
+	}
+	if (ioctl(vm, VEXT_ASSIGNED_DEV_INFO, &info) < 0) {
+		ret = fail("VEXT_ASSIGNED_DEV_INFO");
+		goto out_deassign;
+	}
+	printf("edu %s assigned as device %u: irq %u, %s mode\n", DEMO_PCI,
+	       DEMO_DEV_ID, info.host_irq,
+	       info.flags & VEXT_DEV_ASSIGN_PCI_2_3 ? "PCI 2.3 shared-line" :
+	       "exclusive");
+	for (i = 1; i <= DEMO_IRQS; i++) {
+		struct pollfd p = { .fd = trig, .events = POLLIN };
+		uint64_t n = 0;
+		double t0 = now_s();
+
+		mmio_write(bar, 0x60, 1);	/* edu: raise INTx */
+		if (poll(&p, 1, 2000) != 1 || read(trig, &n, sizeof(n)) != sizeof(n)) {
+			errno = ETIMEDOUT;
+			ret = fail("waiting for the interrupt");
+			goto out_deassign;
+		}
+		printf("  interrupt %d delivered: eventfd count %llu after %.0f us\n",
+		       i, (unsigned long long)n, (now_s() - t0) * 1e6);
+		mmio_write(bar, 0x64, 1);	/* edu: ack */
+		if (ioctl(vm, VEXT_ASSIGNED_DEV_UNMASK, DEMO_DEV_ID) < 0) {
+			ret = fail("VEXT_ASSIGNED_DEV_UNMASK");
+			goto out_deassign;
+		}
+	}
+	printf("%d interrupts delivered\n", DEMO_IRQS);
+	ret = 0;
+out_deassign:
+	if (bar != MAP_FAILED)
+		munmap(bar, 1 << 20);
+	memset(&a, 0, sizeof(a));
+	a.assigned_dev_id = DEMO_DEV_ID;
+	a.err_fd = -1;
+	if (ioctl(vm, VEXT_DEASSIGN_PCI_DEVICE, &a) < 0 && !ret)
+		ret = fail("VEXT_DEASSIGN_PCI_DEVICE");
+	if (trig >= 0)
+		close(trig);
+out_unbind:
+	unbind_from_vext_pci();
+	return ret;
+}
+
 /* Print "vext-demo: what: strerror(errno)" and return 1 for main(). */
 static int fail(const char *what)
 {
@@ -229,6 +388,13 @@ int main(void)
 	} else {
 		printf("vext_pn not loaded: no preemption statistics\n");
 	}
+	if (ioctl(dev, VEXT_CHECK_EXTENSION, VEXT_CAP_PCI_ASSIGN) > 0) {
+		ret = demo_assign(vm);
+		if (ret)
+			goto out;
+	} else {
+		printf("vext_assign not loaded: no device assignment\n");
+	}
 	ret = 0;
 
 out:
@@ -244,6 +410,6 @@ out:
 		munmap(mem, DEMO_MEM_SIZE);
 	close(dev);
 	if (!ret)
-		printf("done: VM, vCPUs and memory released\n");
+		printf("done: VM, vCPUs, memory and devices released\n");
 	return ret;
 }

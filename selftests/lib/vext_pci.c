@@ -181,7 +181,7 @@ int vext_pci_enabled(const char *name)
 	return ret ? ret : !!v;
 }
 
-volatile uint32_t *vext_pci_map_bar(const char *name, int bar, size_t size)
+void *vext_pci_map_bar(const char *name, int bar, size_t size)
 {
 	char path[PATH_MAX], attr[16];
 	void *p;
@@ -212,9 +212,9 @@ static int vext_pci_cfg_open(const char *name, int flags)
 }
 
 int vext_pci_cfg_read(const char *name, unsigned int off, unsigned int len,
-		      uint32_t *val)
+		      __u32 *val)
 {
-	uint32_t v = 0;
+	__u32 v = 0;
 	ssize_t n;
 	int fd;
 
@@ -232,7 +232,7 @@ int vext_pci_cfg_read(const char *name, unsigned int off, unsigned int len,
 }
 
 int vext_pci_cfg_write(const char *name, unsigned int off, unsigned int len,
-		       uint32_t val)
+		       __u32 val)
 {
 	ssize_t n;
 	int fd;

@@ -11,7 +11,7 @@
 #define _VEXT_PCI_H
 
 #include <stddef.h>
-#include <stdint.h>
+#include <linux/types.h>
 
 #define VEXT_PCI_SYSFS		"/sys/bus/pci/devices"
 #define VEXT_PCI_NAME_LEN	16	/* "0000:00:04.0" and its NUL */
@@ -19,7 +19,7 @@
 /* QEMU's edu device (hw/misc/edu.c, docs/specs/edu.rst). */
 #define EDU_VENDOR		0x1234
 #define EDU_DEVICE		0x11e8
-#define EDU_BAR_SIZE		(1UL << 20)
+#define EDU_BAR_SIZE		0x100000UL	/* 1 MiB */
 #define EDU_REG_ID		0x00	/* 0x010000ed */
 #define EDU_REG_IRQ_STATUS	0x24	/* bits raised and not acked */
 #define EDU_REG_IRQ_RAISE	0x60	/* OR bits into the status: INTx up */
@@ -65,15 +65,32 @@ int vext_pci_enabled(const char *name);
  * @bar:  BAR number
  * @size: bytes to map
  *
+ * Access it with vext_mmio_read32()/vext_mmio_write32() only.
+ *
  * Return: the mapping or NULL with errno set. Unmap with munmap().
  */
-volatile uint32_t *vext_pci_map_bar(const char *name, int bar, size_t size);
+void *vext_pci_map_bar(const char *name, int bar, size_t size);
+
+/*
+ * One 32-bit MMIO access at @off of a mapped BAR: relaxed atomics compile
+ * to exactly one aligned load or store, which the compiler may neither
+ * merge, split, elide nor move across the system calls around it.
+ */
+static inline void vext_mmio_write32(void *bar, unsigned int off, __u32 val)
+{
+	__atomic_store_n((__u32 *)((char *)bar + off), val, __ATOMIC_RELAXED);
+}
+
+static inline __u32 vext_mmio_read32(void *bar, unsigned int off)
+{
+	return __atomic_load_n((__u32 *)((char *)bar + off), __ATOMIC_RELAXED);
+}
 
 /* Read/write @len (1, 2 or 4) bytes of config space at @off: 0 or -errno. */
 int vext_pci_cfg_read(const char *name, unsigned int off, unsigned int len,
-		      uint32_t *val);
+		      __u32 *val);
 int vext_pci_cfg_write(const char *name, unsigned int off, unsigned int len,
-		       uint32_t val);
+		       __u32 val);
 
 /* sysfs remove of the device, and a rescan of every bus: 0 or -errno. */
 int vext_pci_remove(const char *name);

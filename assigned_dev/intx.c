@@ -280,8 +280,9 @@ static int vext_intx_get_eventfd(int fd, struct eventfd_ctx **ctx,
  * @req: the validated request
  *
  * Return: 0; -ENODEV if the device has no INTx (pin or IRQ); -EBADF or
- * -EINVAL for a bad eventfd; -EBUSY if an exclusive line is in use (or a
- * shared one is held exclusively); another request_irq() error.
+ * -EINVAL for a bad eventfd (or one used as both trigger and resample);
+ * -EBUSY if an exclusive line is in use (or a shared one is held
+ * exclusively); another request_irq() error.
  */
 int vext_intx_assign(struct vext_adev *ad, const struct vext_assigned_irq *req)
 {
@@ -301,6 +302,13 @@ int vext_intx_assign(struct vext_adev *ad, const struct vext_assigned_irq *req)
 		ret = vext_intx_get_eventfd(req->resample_fd, &resample, &rfile);
 		if (ret)
 			goto err_trigger;
+		/* Its own ack would swallow every delivery. */
+		if (resample == trigger) {
+			fput(rfile);
+			eventfd_ctx_put(resample);
+			ret = -EINVAL;
+			goto err_trigger;
+		}
 	}
 
 	ad->trigger = trigger;

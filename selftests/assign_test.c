@@ -1166,6 +1166,36 @@ TEST_F_TIMEOUT(assign, kill_while_assigned, 150)
 	close(trig2);
 }
 
+/* Closing the VM fd deassigns everything: IRQ freed, device masked, free. */
+TEST_F(assign, vm_close_deassigns)
+{
+	const struct edu *a = &self->edu[EDU_A];
+	char actions[512];
+	int irq, vm2;
+
+	assign_edu(_metadata, self, EDU_A, 1, VEXT_DEV_ASSIGN_PCI_2_3);
+	ASSERT_EQ(0, assign_irq(self->vm, 1, self->trig, self->resample));
+	irq = host_irq(_metadata, self->vm, 1);
+	edu_raise(a, 1);
+	ASSERT_EQ(1, efd_wait(self->trig, EVENT_MS));
+	EXPECT_EQ(0, unowned(a->name));
+	close_fd(&self->vm);
+	EXPECT_EQ(1, unowned(a->name));
+	EXPECT_EQ(1, cmd_intx_disabled(a));
+	EXPECT_EQ(0, vext_pci_enabled(a->name));
+	ASSERT_EQ(0, vext_irq_line(irq, NULL, actions, sizeof(actions)));
+	EXPECT_EQ(NULL, strstr(actions, "vext-intx")) TH_LOG("line %d: %s", irq, actions);
+	/* Still asserting, but masked: assignable again, delivered at once. */
+	vm2 = create_vm(_metadata, self->dev);
+	ASSERT_EQ(0, assign_dev(vm2, 1, a, VEXT_DEV_ASSIGN_PCI_2_3, -1));
+	ASSERT_EQ(0, assign_irq(vm2, 1, self->trig, -1));
+	EXPECT_EQ(1, efd_wait(self->trig, EVENT_MS));
+	edu_ack(a, 1);
+	ASSERT_EQ(0, unmask(vm2, 1));
+	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	close(vm2);
+}
+
 /* ---- bad inputs ----------------------------------------------------------- */
 
 TEST_F(assign, bad_assign)
@@ -1264,6 +1294,7 @@ TEST_F(assign, bad_irq_and_mask)
 	EXPECT_EQ(-EINVAL, assign_irq(self->vm, 1, pipefd[0], -1));
 	EXPECT_EQ(-EBADF, assign_irq(self->vm, 1, self->trig, 1000));
 	EXPECT_EQ(-EINVAL, assign_irq(self->vm, 1, self->trig, pipefd[1]));
+	EXPECT_EQ(-EINVAL, assign_irq(self->vm, 1, self->trig, self->trig));
 	ASSERT_EQ(0, dev_info(self->vm, 1, &info));
 	EXPECT_EQ(0u, info.state);
 	/* Twice. */

@@ -769,6 +769,22 @@ static long long net_stat(const char *ifname, const char *stat)
 	return strtoll(buf, NULL, 10);
 }
 
+/* Set or clear IFF_UP of @ifname through socket @s: 0 or -errno. */
+static int nic_set_up(int s, const char *ifname, bool up)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr))
+		return -errno;
+	if (up)
+		ifr.ifr_flags |= IFF_UP;
+	else
+		ifr.ifr_flags &= ~IFF_UP;
+	return ioctl(s, SIOCSIFFLAGS, &ifr) ? -errno : 0;
+}
+
 /* A raw socket bound to @ifname, brought up; or -errno. */
 static int nic_up(const char *ifname, unsigned char mac[6])
 {
@@ -878,6 +894,8 @@ TEST_F_TIMEOUT(assign, shared_with_e1000, 120)
 	       ifname, net_stat(ifname, "tx_packets") - tx0, rx1 - rx0);
 	EXPECT_LE(40, net_stat(ifname, "tx_packets") - tx0);
 	EXPECT_LE(20, rx1 - rx0) TH_LOG("the NIC stopped receiving");
+	/* Down again, as the other tests found it (no watchdog, no traffic). */
+	EXPECT_EQ(0, nic_set_up(s, ifname, false));
 	close(s);
 }
 

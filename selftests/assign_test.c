@@ -981,9 +981,32 @@ TEST_F_TIMEOUT(assign, exclusive_mode, 120)
 }
 
 /* The line of C is the e1000's: exclusive INTx is refused with EBUSY. */
+/*
+ * Bring e1000 up, so that its driver holds its IRQ (e1000 requests it on
+ * open and frees it on close), and check that C's line is that one: the
+ * raw socket to close (after nic_set_up(s, ifname, false)) at the end.
+ */
+static int nic_hold_line(struct __test_metadata *_metadata, char *ifname,
+			 size_t len)
+{
+	unsigned char mac[6];
+	char actions[512];
+	int s, irq;
+
+	ASSERT_EQ(0, e1000_ifname(ifname, len));
+	s = nic_up(ifname, mac);
+	ASSERT_LE(0, s) TH_LOG("bringing %s up: %s", ifname, strerror(-s));
+	irq = vext_pci_irq("0000:00:03.0");
+	ASSERT_EQ(0, vext_irq_line(irq, NULL, actions, sizeof(actions)));
+	ASSERT_NE(NULL, strstr(actions, ifname)) TH_LOG("line %d: %s", irq, actions);
+	return s;
+}
+
 TEST_F(assign, exclusive_refused_on_busy_line)
 {
 	struct vext_assigned_dev_info info;
+	char ifname[IFNAMSIZ];
+	int s = nic_hold_line(_metadata, ifname, sizeof(ifname));
 
 	assign_edu(_metadata, self, EDU_C, 3, 0);
 	expect_mode(_metadata, self->vm, 3, false);
@@ -991,6 +1014,8 @@ TEST_F(assign, exclusive_refused_on_busy_line)
 	ASSERT_EQ(0, dev_info(self->vm, 3, &info));
 	EXPECT_EQ(0u, info.state);
 	EXPECT_EQ(1, cmd_intx_disabled(&self->edu[EDU_C]));
+	EXPECT_EQ(0, nic_set_up(s, ifname, false));
+	close(s);
 }
 
 /*
@@ -999,6 +1024,9 @@ TEST_F(assign, exclusive_refused_on_busy_line)
  */
 TEST_F(assign, pci_2_3_dropped_when_unsupported)
 {
+	char ifname[IFNAMSIZ];
+	int s = nic_hold_line(_metadata, ifname, sizeof(ifname));
+
 	ASSERT_EQ(0, vext_param_write(ASSIGN_MODULE, "fault_no_intx_mask", "1"));
 	assign_edu(_metadata, self, EDU_C, 3, VEXT_DEV_ASSIGN_PCI_2_3);
 	EXPECT_EQ(0, vext_param_write(ASSIGN_MODULE, "fault_no_intx_mask", "0"));
@@ -1009,6 +1037,8 @@ TEST_F(assign, pci_2_3_dropped_when_unsupported)
 	assign_edu(_metadata, self, EDU_C, 3, VEXT_DEV_ASSIGN_PCI_2_3);
 	expect_mode(_metadata, self->vm, 3, true);
 	EXPECT_EQ(0, assign_irq(self->vm, 3, self->trig, -1));
+	EXPECT_EQ(0, nic_set_up(s, ifname, false));
+	close(s);
 }
 
 /* ---- hot-unplug and process death ------------------------------------------- */

@@ -1563,6 +1563,9 @@ TEST_F(assign, tracepoints)
 	ASSERT_EQ(0, vext_file_write(TRACEFS "/tracing_on", "0"));
 	ASSERT_EQ(0, vext_file_write(TRACEFS "/events/vext_assign/enable", "0"));
 	ASSERT_LT(0, vext_file_read(TRACEFS "/trace", buf, sizeof(buf)));
+	/* As found: tracing on, the buffer empty. */
+	EXPECT_EQ(0, vext_file_write(TRACEFS "/trace", ""));
+	EXPECT_EQ(0, vext_file_write(TRACEFS "/tracing_on", "1"));
 	for (i = 0; i < ARRAY_SIZE(events); i++)
 		EXPECT_NE(NULL, strstr(buf, events[i])) TH_LOG("no event %u of the list", i);
 	EXPECT_NE(NULL, strstr(buf, " assign"));

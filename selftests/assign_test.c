@@ -934,9 +934,13 @@ TEST_F_TIMEOUT(assign, exclusive_mode, 120)
 	ASSERT_LE(0, trig2);
 	assign_edu(_metadata, self, EDU_A, 1, 0);
 	expect_mode(_metadata, self->vm, 1, false);
-	/* Exclusive needs a line nobody else uses: A's, unless e1000 has it. */
+	/*
+	 * Exclusive needs a line nobody else uses: A's, unless e1000 has it.
+	 * (6.12 lists no line without a handler in /proc/interrupts.)
+	 */
 	irq = vext_pci_irq(a->name);
-	ASSERT_EQ(0, vext_irq_line(irq, NULL, actions, sizeof(actions)));
+	if (vext_irq_line(irq, NULL, actions, sizeof(actions)))
+		strcpy(actions, "(not listed)");
 	ASSERT_FALSE(line_in_use(irq)) TH_LOG("line %d busy: %s", irq, actions);
 
 	ASSERT_EQ(0, assign_irq(self->vm, 1, self->trig, -1));
@@ -1362,8 +1366,9 @@ TEST_F(assign, vm_close_deassigns)
 	EXPECT_EQ(1, unowned(a->name));
 	EXPECT_EQ(1, cmd_intx_disabled(a));
 	EXPECT_EQ(0, vext_pci_enabled(a->name));
-	ASSERT_EQ(0, vext_irq_line(irq, NULL, actions, sizeof(actions)));
-	EXPECT_EQ(NULL, strstr(actions, "vext-intx")) TH_LOG("line %d: %s", irq, actions);
+	/* Gone from the line (6.12 does not even list a line without handler). */
+	if (!vext_irq_line(irq, NULL, actions, sizeof(actions)))
+		EXPECT_EQ(NULL, strstr(actions, "vext-intx")) TH_LOG("line %d: %s", irq, actions);
 	/* Still asserting, but masked: assignable again, delivered at once. */
 	vm2 = create_vm(_metadata, self->dev);
 	ASSERT_EQ(0, assign_dev(vm2, 1, a, VEXT_DEV_ASSIGN_PCI_2_3, -1));

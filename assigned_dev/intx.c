@@ -15,12 +15,19 @@
  *  sharing): the line must be ours alone. It is requested with
  *  IRQF_NO_AUTOEN, so it starts disabled with a depth of exactly one and
  *  is enabled once by the first unmask (requesting it enabled and then
- *  disabling it could stack two disables, CVE-2024-27437); IRQF_ONESHOT
- *  keeps the line masked at the interrupt chip from the flow handler's
- *  entry, and it makes a later shared request on the line fail. The
- *  hard handler disables the line (disable_irq_nosync(), once per masked
- *  period, tracked by host_masked) and the ack re-enables it
- *  (enable_irq()). A line already in use refuses the request: -EBUSY.
+ *  disabling it could stack two disables, CVE-2024-27437), and without
+ *  IRQF_SHARED, so that no later request can join the line. The handler
+ *  disables the line (disable_irq_nosync(), once per masked period,
+ *  tracked by host_masked) and the ack re-enables it (enable_irq()). A
+ *  line already in use refuses the request: -EBUSY.
+ *  No IRQF_ONESHOT (as in VFIO): genirq never force-threads a handler
+ *  requested with it, so on PREEMPT_RT this handler would run in hard IRQ
+ *  context, where irqlock (a spinlock_t) and eventfd_signal() sleep; the
+ *  selftests hit "BUG: scheduling while atomic" that way on Debian's 6.12
+ *  RT kernel. disable_irq_nosync() alone keeps the line off until the ack.
+ *
+ * Both handlers use only irqlock and eventfd_signal(), so on PREEMPT_RT
+ * they run force-threaded, like VFIO's.
  *
  * Delivery: the handler signals the trigger eventfd unless the guest has
  * INTx masked; then it only masks (masking at the hardware happens on
@@ -324,7 +331,7 @@ int vext_intx_assign(struct vext_adev *ad, const struct vext_assigned_irq *req)
 		pci_intx(pdev, 0);
 		irqflags = IRQF_SHARED;
 	} else {
-		irqflags = IRQF_NO_AUTOEN | IRQF_ONESHOT;
+		irqflags = IRQF_NO_AUTOEN;
 	}
 	ret = request_irq(ad->host_irq, vext_intx_handler, irqflags, ad->name, ad);
 	if (ret)

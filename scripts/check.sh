@@ -4,8 +4,12 @@
 # The 'make check' pipeline (run by scripts/vm.mk after 'make deps').
 #
 # KERNEL selects the rows of the kernel matrix (scripts/row.sh): stock (the
-# default: Debian's 6.1), 6.12, rt, debug, a list of them ("stock 6.12"),
-# or all (= stock 6.12 rt debug, what CI runs).
+# default: Debian's 6.1), 6.12, rt, dkms, debug, a list of them
+# ("stock 6.12"), or all (= stock 6.12 rt dkms debug, what CI runs).
+# The dkms row (root only) installs the suite with dkms add/build/install
+# for the stock kernel (scripts/dkms-install.sh) and boots the demo VM on
+# those modules: the init loads each one with modprobe, then runs
+# vext-demo; the tests themselves run on the other rows.
 #
 #  1. Build steps shared by the rows, each one result line: selftests,
 #     tools, uapi-check, checkpatch.pl --strict, coccicheck, and modules
@@ -45,7 +49,7 @@ make=${MAKE:-make}
 logs=$root/.build/check
 vmdir=$root/.build/vm
 rows=${KERNEL:-stock}
-[ "$rows" = all ] && rows='stock 6.12 rt debug'
+[ "$rows" = all ] && rows='stock 6.12 rt dkms debug'
 rows=${rows//,/ }
 
 rm -rf "$logs"
@@ -183,6 +187,35 @@ selftest_boot() {
 	fi
 }
 
+# The dkms row: DKMS builds and installs the suite for the stock kernel on
+# this host, then the demo VM loads those very files with modprobe.
+dkms_row() {
+	local initrd=$vmdir/dkms/initramfs-run.cpio dir=$vmdir/dkms/run suite
+	mkdir -p "$vmdir/dkms"
+	build dkms-install "dkms add, build -k $kver, install -k $kver" 0 -- \
+		"$scripts/dkms-install.sh" "$kver"
+	suite=$(tail -n 1 "$logs/dkms-install.log")
+	build initramfs-dkms "initramfs for $kver with the DKMS-installed suite" 0 \
+		dkms-install tools -- \
+		"$scripts/mkinitramfs.sh" --root "$root" --kver "$kver" --moddir "$moddir" \
+		--out "$initrd" --suite-dir "$suite" --with-demo
+	if ! deps_ok initramfs-dkms; then
+		result fail "vm: dkms boot" "not run: $missing_dep failed"
+		return
+	fi
+	echo "# vext check [dkms]: booting the demo VM on the DKMS-installed modules"
+	"$scripts/run-vm.sh" --mode run --kver "$kver" --kernel "$vmlinuz" \
+		--initrd "$initrd" --dir "$dir" --bound "$selftest_bound" --follow report |
+		"$scripts/vm-verdict.sh" --dir "$dir" --bound "$selftest_bound" \
+			--counts "$logs/dkms-run.counts"
+	if read -r p f s <"$logs/dkms-run.counts"; then
+		passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+		[ "$f" -eq 0 ] || failures+=("dkms VM: $f failed (see above)")
+	else
+		result fail "vm: dkms boot" "no verdict"
+	fi
+}
+
 for row in $rows; do
 	rowstart=$SECONDS
 	echo "# vext check [$row]: building"
@@ -204,6 +237,11 @@ for row in $rows; do
 	moddir=$("$scripts/row.sh" "$row" moddir 2>>"$logs/$row-row.log") || moddir=
 	if [ -z "$kver" ]; then
 		result fail "build: kernel row $row" "unknown ($(head -n 1 "$logs/$row-row.log"))"
+		continue
+	fi
+	if [ "$row" = dkms ]; then
+		dkms_row
+		echo "# row $row took $((SECONDS - rowstart))s"
 		continue
 	fi
 	build modules-$row "modules $row ($kver) W=1 C=1" 1 -- modules_from_clean "$row"

@@ -142,7 +142,7 @@ static void stop_thread(struct kvm_pn_thread *t)
 /* Two vCPU threads in KVM_RUN on one host CPU preempt each other. */
 TEST_F(kvm_pn, preempted_in_kvm_run)
 {
-	uint32_t before[NR_THREADS];
+	__u32 before[NR_THREADS];
 	struct vext_vcpu_shared s;
 	int i, ret;
 

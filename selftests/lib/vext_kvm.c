@@ -33,7 +33,7 @@ asm(".pushsection .rodata.vext_guest, \"a\", @progbits\n"
     ".code64\n"
     ".popsection\n");
 
-extern const uint8_t vext_guest_spin[], vext_guest_spin_end[];
+extern const __u8 vext_guest_spin[], vext_guest_spin_end[];
 
 const struct vext_kvm_prog vext_kvm_prog_spin = {
 	.name = "spin",
@@ -222,9 +222,9 @@ void vext_kvm_vcpu_destroy(struct vext_kvm_vcpu *vcpu)
 	vcpu->fd = -1;
 }
 
-uint32_t vext_kvm_data(const struct vext_kvm_vm *vm, unsigned int i)
+__u32 vext_kvm_data(const struct vext_kvm_vm *vm, unsigned int i)
 {
-	const volatile uint32_t *p = (const volatile uint32_t *)
+	const volatile __u32 *p = (const volatile __u32 *)
 		(vm->mem + VEXT_KVM_DATA_GPA);
 
 	return i < VEXT_KVM_DATA_SLOTS ? p[i] : 0;

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/types.h>
 #include <linux/kvm.h>
 
 /* Guest physical layout (all below 1 MiB, real mode). */
@@ -30,8 +31,8 @@
 /* A guest program: bytes of 16-bit code, copied to VEXT_KVM_CODE_GPA. */
 struct vext_kvm_prog {
 	const char *name;
-	const uint8_t *start;
-	const uint8_t *end;
+	const __u8 *start;
+	const __u8 *end;
 };
 
 /*
@@ -50,7 +51,7 @@ struct vext_kvm_vcpu {
 struct vext_kvm_vm {
 	int kvm_fd;
 	int fd;
-	uint8_t *mem;			/* host view of guest memory */
+	__u8 *mem;			/* host view of guest memory */
 	size_t mem_size;
 };
 
@@ -109,7 +110,7 @@ void vext_kvm_vcpu_destroy(struct vext_kvm_vcpu *vcpu);
  * @vm: the VM
  * @i:  index below VEXT_KVM_DATA_SLOTS
  */
-uint32_t vext_kvm_data(const struct vext_kvm_vm *vm, unsigned int i);
+__u32 vext_kvm_data(const struct vext_kvm_vm *vm, unsigned int i);
 
 /**
  * vext_kvm_kick_init() - install a no-op SIGUSR1 handler (no SA_RESTART),

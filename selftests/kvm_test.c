@@ -31,8 +31,8 @@ struct kvm_pn_thread {
 	struct vext_kvm_vcpu kv;
 	int vext_vcpu;
 	int cpu;
-	volatile int stop;
-	volatile int running;	/* loaded, about to enter KVM_RUN */
+	int stop;		/* set by the main thread */
+	int running;		/* loaded, about to enter KVM_RUN */
 	int err;		/* -errno of the step that failed */
 	const char *what;	/* that step */
 	unsigned long runs;	/* KVM_RUN calls */
@@ -54,8 +54,8 @@ static void *kvm_pn_main(void *arg)
 		t->what = "VEXT_VCPU_LOAD";
 		return NULL;
 	}
-	t->running = 1;
-	while (!t->stop) {
+	__atomic_store_n(&t->running, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&t->stop, __ATOMIC_SEQ_CST)) {
 		t->runs++;
 		ret = ioctl(t->kv.fd, KVM_RUN, 0);
 		if (ret < 0 && errno == EINTR)
@@ -130,7 +130,7 @@ FIXTURE_TEARDOWN(kvm_pn)
 /* Stop a thread that may be inside KVM_RUN and wait for it. */
 static void stop_thread(struct kvm_pn_thread *t)
 {
-	t->stop = 1;
+	__atomic_store_n(&t->stop, 1, __ATOMIC_SEQ_CST);
 	/* A KVM_RUN entered after this returns -EINTR at once. */
 	t->kv.run->immediate_exit = 1;
 	while (pthread_tryjoin_np(t->thread, NULL) == EBUSY) {
@@ -154,10 +154,12 @@ TEST_F(kvm_pn, preempted_in_kvm_run)
 	for (i = 0; i < NR_THREADS; i++) {
 		int waited = 0;
 
-		while (!self->t[i].running && !self->t[i].err && waited++ < 2000)
+		while (!__atomic_load_n(&self->t[i].running, __ATOMIC_SEQ_CST) &&
+		       !self->t[i].err && waited++ < 2000)
 			vext_sleep_ms(1);
-		ASSERT_EQ(0, self->t[i].err) TH_LOG("vCPU %d: %s: %s", i,
-			self->t[i].what, strerror(-self->t[i].err));
+		ASSERT_EQ(0, self->t[i].err)
+			TH_LOG("vCPU %d: %s: %s", i, self->t[i].what,
+			       strerror(-self->t[i].err));
 		ASSERT_TRUE(self->t[i].running);
 	}
 	vext_sleep_ms(300);
@@ -175,14 +177,16 @@ TEST_F(kvm_pn, preempted_in_kvm_run)
 		stop_thread(&self->t[i]);
 
 	for (i = 0; i < NR_THREADS; i++) {
-		EXPECT_EQ(0, self->t[i].err) TH_LOG("vCPU %d: %s: %s", i,
-			self->t[i].what ? self->t[i].what : "?",
-			strerror(-self->t[i].err));
+		EXPECT_EQ(0, self->t[i].err)
+			TH_LOG("vCPU %d: %s: %s", i,
+			       self->t[i].what ? self->t[i].what : "?",
+			       strerror(-self->t[i].err));
 		ASSERT_EQ(0, vext_shared_read(self->page[i], &s));
-		TH_LOG("vCPU %d: guest count %u, %lu KVM_RUN calls, preempted %llu (%llu ns), blocked %llu, migrations %llu",
+		TH_LOG("vCPU %d: guest count %u, %lu KVM_RUN calls, preempted %llu (%llu ns),",
 		       i, vext_kvm_data(&self->kvm, i), self->t[i].runs,
 		       (unsigned long long)s.preempted,
-		       (unsigned long long)s.preempted_ns,
+		       (unsigned long long)s.preempted_ns);
+		TH_LOG("vCPU %d: blocked %llu, migrations %llu", i,
 		       (unsigned long long)s.blocked,
 		       (unsigned long long)s.migrations);
 		EXPECT_EQ(1ULL, s.loads);

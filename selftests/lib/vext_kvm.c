@@ -20,20 +20,18 @@
  * read-only section of the test binary, copied into guest memory.
  */
 asm(".pushsection .rodata.vext_guest, \"a\", @progbits\n"
-    ".code16\n"
+	".code16\n"
     /* spin: BX = DATA_GPA + 4 * SI; forever: (BX) += 1 */
-    ".global vext_guest_spin, vext_guest_spin_end\n"
-    "vext_guest_spin:\n"
-    "	mov %si, %bx\n"
-    "	shl $2, %bx\n"
-    "	add $0x500, %bx\n"
-    "1:	addl $1, (%bx)\n"
-    "	jmp 1b\n"
-    "vext_guest_spin_end:\n"
-    ".code64\n"
-    ".popsection\n");
-
-extern const __u8 vext_guest_spin[], vext_guest_spin_end[];
+	".global vext_guest_spin, vext_guest_spin_end\n"
+	"vext_guest_spin:\n"
+	"	mov %si, %bx\n"
+	"	shl $2, %bx\n"
+	"	add $0x500, %bx\n"
+	"1:	addl $1, (%bx)\n"
+	"	jmp 1b\n"
+	"vext_guest_spin_end:\n"
+	".code64\n"
+	".popsection\n");
 
 const struct vext_kvm_prog vext_kvm_prog_spin = {
 	.name = "spin",
@@ -49,7 +47,7 @@ int vext_kvm_load_modules(void)
 	unsigned int i;
 	int ret;
 
-	for (i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
+	for (i = 0; i < VEXT_ARRAY_SIZE(mods); i++) {
 		ret = vext_mod_load(mods[i], NULL);
 		/* ccp is only a dependency of kvm_amd's SEV support. */
 		if (ret == -ENOENT && !strcmp(mods[i], "ccp"))
@@ -153,6 +151,7 @@ int vext_kvm_vcpu_create(struct vext_kvm_vm *vm, unsigned int id,
 			 struct vext_kvm_vcpu *vcpu)
 {
 	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+	struct kvm_segment data;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 	int ret;
@@ -185,9 +184,13 @@ int vext_kvm_vcpu_create(struct vext_kvm_vm *vm, unsigned int id,
 	/* Real mode, every segment at 0. */
 	sregs.cs.base = 0;
 	sregs.cs.selector = 0;
-	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.cs;
-	sregs.ds.type = sregs.es.type = sregs.fs.type = 3;	/* data, rw, accessed */
-	sregs.gs.type = sregs.ss.type = 3;
+	data = sregs.cs;
+	data.type = 3;		/* data, read/write, accessed */
+	sregs.ds = data;
+	sregs.es = data;
+	sregs.fs = data;
+	sregs.gs = data;
+	sregs.ss = data;
 	ret = kvm_ioctl(vcpu->fd, KVM_SET_SREGS, &sregs, "KVM_SET_SREGS");
 	if (ret < 0)
 		goto fail;
@@ -224,10 +227,10 @@ void vext_kvm_vcpu_destroy(struct vext_kvm_vcpu *vcpu)
 
 __u32 vext_kvm_data(const struct vext_kvm_vm *vm, unsigned int i)
 {
-	const volatile __u32 *p = (const volatile __u32 *)
-		(vm->mem + VEXT_KVM_DATA_GPA);
+	const __u32 *p = (const __u32 *)(vm->mem + VEXT_KVM_DATA_GPA);
 
-	return i < VEXT_KVM_DATA_SLOTS ? p[i] : 0;
+	/* The guest writes it concurrently: one untorn load. */
+	return i < VEXT_KVM_DATA_SLOTS ? __atomic_load_n(&p[i], __ATOMIC_RELAXED) : 0;
 }
 
 static void kick_handler(int sig)

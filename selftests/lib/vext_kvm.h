@@ -41,6 +41,11 @@ struct vext_kvm_prog {
  */
 extern const struct vext_kvm_prog vext_kvm_prog_spin;
 
+/* The programs' bytes (assembled in vext_kvm.c). */
+extern const __u8 vext_guest_spin[], vext_guest_spin_end[];
+
+#define VEXT_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
 struct vext_kvm_vcpu {
 	int fd;
 	unsigned int id;

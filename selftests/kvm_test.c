@@ -9,6 +9,11 @@
  *              counted in their shared pages while the guests make
  *              progress. KVM's own preempt notifier and vext's coexist on
  *              the same threads (the runner fails the boot on any splat).
+ *   kvm_intx.* the guest side of assigned INTx: a real-mode guest taking
+ *              level-triggered 8259 interrupts from a KVM irqfd with a
+ *              resamplefd, counting and EOIing each. The baseline feeds
+ *              the irqfd from the test itself: N signals, N guest EOIs
+ *              seen on the resamplefd, N counted by the guest.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +22,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -198,6 +205,115 @@ TEST_F(kvm_pn, preempted_in_kvm_run)
 		EXPECT_EQ(0ULL, s.migrations);
 		EXPECT_NE(0U, vext_kvm_data(&self->kvm, i));
 	}
+}
+
+/* ---- kvm_intx ------------------------------------------------------- */
+
+#define INTX_GSI	5	/* an 8259 line KVM allows level-triggered */
+
+FIXTURE(kvm_intx)
+{
+	struct vext_kvm_vm kvm;
+	struct kvm_pn_thread t;
+	int trigger, resample;
+};
+
+/* vCPU 0 in KVM_RUN until stopped (the guest halts between interrupts). */
+static void *kvm_intx_main(void *arg)
+{
+	struct kvm_pn_thread *t = arg;
+	int ret;
+
+	__atomic_store_n(&t->running, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&t->stop, __ATOMIC_SEQ_CST)) {
+		t->runs++;
+		ret = ioctl(t->kv.fd, KVM_RUN, 0);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		t->err = ret < 0 ? -errno : -EPROTO;
+		t->what = ret < 0 ? "KVM_RUN" : "KVM_RUN exit reason";
+		if (ret >= 0)
+			fprintf(stderr, "intx guest: exit reason %u\n",
+				t->kv.run->exit_reason);
+		break;
+	}
+	return NULL;
+}
+
+FIXTURE_SETUP(kvm_intx)
+{
+	int ret, waited = 0;
+
+	ret = vext_kvm_load_modules();
+	ASSERT_EQ(0, ret) TH_LOG("KVM does not load in the test VM: %s", strerror(-ret));
+	ret = vext_kvm_vm_create(&self->kvm);
+	ASSERT_EQ(0, ret) TH_LOG("KVM VM: %s", strerror(-ret));
+	vext_kvm_load_prog(&self->kvm, &vext_kvm_prog_intx);
+	vext_kvm_set_data(&self->kvm, VEXT_KVM_INTX_LINE, INTX_GSI);
+	vext_kvm_kick_init();
+	ret = vext_kvm_vcpu_create(&self->kvm, 0, &self->t.kv);
+	ASSERT_EQ(0, ret) TH_LOG("KVM vCPU: %s", strerror(-ret));
+	self->trigger = eventfd(0, EFD_CLOEXEC);
+	self->resample = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, self->trigger);
+	ASSERT_LE(0, self->resample);
+	ret = pthread_create(&self->t.thread, NULL, kvm_intx_main, &self->t);
+	ASSERT_EQ(0, ret);
+	while (!vext_kvm_data(&self->kvm, VEXT_KVM_INTX_READY) && !self->t.err &&
+	       waited++ < 5000)
+		vext_sleep_ms(1);
+	ASSERT_EQ(0, self->t.err) TH_LOG("%s: %s", self->t.what, strerror(-self->t.err));
+	ASSERT_EQ(1U, vext_kvm_data(&self->kvm, VEXT_KVM_INTX_READY))
+		TH_LOG("the guest did not enable interrupts");
+}
+
+FIXTURE_TEARDOWN(kvm_intx)
+{
+	if (self->t.kv.run)
+		stop_thread(&self->t);
+	vext_kvm_vcpu_destroy(&self->t.kv);
+	vext_kvm_vm_destroy(&self->kvm);
+	close(self->trigger);
+	close(self->resample);
+}
+
+/* Wait up to @ms for one resamplefd signal; returns how many were read. */
+static __u64 wait_eventfd(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	__u64 v = 0;
+
+	if (poll(&pfd, 1, ms) != 1 || read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+TEST_F(kvm_intx, irqfd_resample_baseline)
+{
+	const unsigned int n = 500;
+	__u64 one = 1, acks = 0;
+	unsigned int i;
+	int ret;
+
+	ret = vext_kvm_irqfd(&self->kvm, self->trigger, self->resample, INTX_GSI, false);
+	ASSERT_EQ(0, ret) TH_LOG("KVM_IRQFD with resample: %s", strerror(-ret));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ((ssize_t)sizeof(one), write(self->trigger, &one, sizeof(one)));
+		/* The guest's EOI of this one comes back on the resamplefd. */
+		ret = (int)wait_eventfd(self->resample, 5000);
+		ASSERT_EQ(1, ret) TH_LOG("interrupt %u: no EOI (guest count %u)", i,
+					 vext_kvm_data(&self->kvm, VEXT_KVM_INTX_COUNT));
+		acks += ret;
+	}
+	EXPECT_EQ(n, acks);
+	EXPECT_EQ(n, vext_kvm_data(&self->kvm, VEXT_KVM_INTX_COUNT));
+	/* No interrupt without a signal. */
+	vext_sleep_ms(50);
+	EXPECT_EQ(0ULL, wait_eventfd(self->resample, 0));
+	EXPECT_EQ(n, vext_kvm_data(&self->kvm, VEXT_KVM_INTX_COUNT));
+	EXPECT_EQ(0, self->t.err);
+	ret = vext_kvm_irqfd(&self->kvm, self->trigger, -1, INTX_GSI, true);
+	EXPECT_EQ(0, ret);
 }
 
 TEST_HARNESS_MAIN

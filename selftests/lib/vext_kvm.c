@@ -30,6 +30,77 @@ asm(".pushsection .rodata.vext_guest, \"a\", @progbits\n"
 	"1:	addl $1, (%bx)\n"
 	"	jmp 1b\n"
 	"vext_guest_spin_end:\n"
+	/*
+	 * intx: IRQ line L (0-15) from data word 15. Installs the handler in
+	 * the real-mode IVT at vector 0x20 + L, programs both 8259s (vectors
+	 * 0x20/0x28, every line masked but L and the cascade), makes L
+	 * level-triggered in the ELCR, sets data word 1 ("ready") and halts
+	 * with interrupts on. The handler increments data word 0 and sends
+	 * the EOI (to the slave too for L >= 8).
+	 */
+	".global vext_guest_intx, vext_guest_intx_end\n"
+	"vext_guest_intx:\n"
+	"	cli\n"
+	"	xor %ax, %ax\n"
+	"	mov %ax, %ds\n"
+	"	mov 0x53c, %cx\n"
+	"	mov %cx, %bx\n"
+	"	add $0x20, %bx\n"
+	"	shl $2, %bx\n"
+	"	movw $(0x1000 + vext_guest_intx_isr - vext_guest_intx), (%bx)\n"
+	"	movw $0, 2(%bx)\n"
+	"	mov $0x11, %al\n"
+	"	out %al, $0x20\n"
+	"	mov $0x20, %al\n"
+	"	out %al, $0x21\n"
+	"	mov $0x04, %al\n"
+	"	out %al, $0x21\n"
+	"	mov $0x01, %al\n"
+	"	out %al, $0x21\n"
+	"	mov $0x11, %al\n"
+	"	out %al, $0xa0\n"
+	"	mov $0x28, %al\n"
+	"	out %al, $0xa1\n"
+	"	mov $0x02, %al\n"
+	"	out %al, $0xa1\n"
+	"	mov $0x01, %al\n"
+	"	out %al, $0xa1\n"
+	"	mov $1, %bx\n"
+	"	shl %cl, %bx\n"
+	"	mov %bx, %si\n"
+	"	not %bx\n"
+	"	cmp $8, %cx\n"
+	"	jb 1f\n"
+	"	and $0xfffb, %bx\n"
+	"1:	mov %bl, %al\n"
+	"	out %al, $0x21\n"
+	"	mov %bh, %al\n"
+	"	out %al, $0xa1\n"
+	"	mov %si, %bx\n"
+	"	mov $0x4d0, %dx\n"
+	"	mov %bl, %al\n"
+	"	out %al, %dx\n"
+	"	mov $0x4d1, %dx\n"
+	"	mov %bh, %al\n"
+	"	out %al, %dx\n"
+	"	movl $1, 0x504\n"
+	"	sti\n"
+	"2:	hlt\n"
+	"	jmp 2b\n"
+	"vext_guest_intx_isr:\n"
+	"	push %ax\n"
+	"	push %cx\n"
+	"	addl $1, 0x500\n"
+	"	mov 0x53c, %cx\n"
+	"	mov $0x20, %al\n"
+	"	cmp $8, %cx\n"
+	"	jb 3f\n"
+	"	out %al, $0xa0\n"
+	"3:	out %al, $0x20\n"
+	"	pop %cx\n"
+	"	pop %ax\n"
+	"	iret\n"
+	"vext_guest_intx_end:\n"
 	".code64\n"
 	".popsection\n");
 
@@ -38,6 +109,37 @@ const struct vext_kvm_prog vext_kvm_prog_spin = {
 	.start = vext_guest_spin,
 	.end = vext_guest_spin_end,
 };
+
+const struct vext_kvm_prog vext_kvm_prog_intx = {
+	.name = "intx",
+	.start = vext_guest_intx,
+	.end = vext_guest_intx_end,
+};
+
+void vext_kvm_set_data(struct vext_kvm_vm *vm, unsigned int i, __u32 val)
+{
+	__u32 *p = (__u32 *)(vm->mem + VEXT_KVM_DATA_GPA);
+
+	if (i < VEXT_KVM_DATA_SLOTS)
+		__atomic_store_n(&p[i], val, __ATOMIC_SEQ_CST);
+}
+
+int vext_kvm_irqfd(struct vext_kvm_vm *vm, int trigger_fd, int resample_fd,
+		   unsigned int gsi, bool deassign)
+{
+	struct kvm_irqfd irqfd = {
+		.fd = trigger_fd,
+		.gsi = gsi,
+	};
+
+	if (resample_fd >= 0) {
+		irqfd.flags |= KVM_IRQFD_FLAG_RESAMPLE;
+		irqfd.resamplefd = resample_fd;
+	}
+	if (deassign)
+		irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
+	return ioctl(vm->fd, KVM_IRQFD, &irqfd) ? -errno : 0;
+}
 
 int vext_kvm_load_modules(void)
 {

@@ -41,8 +41,22 @@ struct vext_kvm_prog {
  */
 extern const struct vext_kvm_prog vext_kvm_prog_spin;
 
+/*
+ * intx: takes interrupts from one 8259 line, level-triggered (IRQ L from
+ * data word VEXT_KVM_INTX_LINE, set before the vCPU runs); counts them in
+ * data word VEXT_KVM_INTX_COUNT and EOIs each; sets data word
+ * VEXT_KVM_INTX_READY once interrupts are on; halts in between (KVM_RUN
+ * does not return: HLT stays in the kernel with the in-kernel irqchip).
+ * Only vCPU 0 takes 8259 interrupts.
+ */
+extern const struct vext_kvm_prog vext_kvm_prog_intx;
+#define VEXT_KVM_INTX_COUNT	0
+#define VEXT_KVM_INTX_READY	1
+#define VEXT_KVM_INTX_LINE	15
+
 /* The programs' bytes (assembled in vext_kvm.c). */
 extern const __u8 vext_guest_spin[], vext_guest_spin_end[];
+extern const __u8 vext_guest_intx[], vext_guest_intx_end[];
 
 #define VEXT_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -116,6 +130,28 @@ void vext_kvm_vcpu_destroy(struct vext_kvm_vcpu *vcpu);
  * @i:  index below VEXT_KVM_DATA_SLOTS
  */
 __u32 vext_kvm_data(const struct vext_kvm_vm *vm, unsigned int i);
+
+/**
+ * vext_kvm_set_data() - set the guest's 32-bit data word @i
+ * @vm:  the VM
+ * @i:   index below VEXT_KVM_DATA_SLOTS
+ * @val: the value
+ */
+void vext_kvm_set_data(struct vext_kvm_vm *vm, unsigned int i, __u32 val);
+
+/**
+ * vext_kvm_irqfd() - KVM_IRQFD: @trigger_fd raises GSI @gsi
+ * @vm:          the VM
+ * @trigger_fd:  eventfd whose signal asserts the line
+ * @resample_fd: eventfd KVM signals when the guest EOIs the line (the line
+ *               is then deasserted: level-triggered resampling), or -1
+ * @gsi:         the line (0-15 reach the 8259s and the IOAPIC)
+ * @deassign:    remove the irqfd of @trigger_fd instead
+ *
+ * Return: 0 or -errno.
+ */
+int vext_kvm_irqfd(struct vext_kvm_vm *vm, int trigger_fd, int resample_fd,
+		   unsigned int gsi, bool deassign);
 
 /**
  * vext_kvm_kick_init() - install a no-op SIGUSR1 handler (no SA_RESTART),

@@ -5,11 +5,12 @@
 #
 #   run-vm.sh --mode MODE --kver KVER --initrd FILE --dir DIR
 #             [--bound SECS] [--test-timeout SECS] [--follow console|report]
-#             [--tests GLOB]
+#             [--tests GLOB] [--kernel FILE] [--splat MODULE]
 #
 #   --mode MODE          test | selftest | run | bench: passed to the init
 #                        as vext.mode= (see vm-init.sh); selects the machine
-#   --kver KVER          boots /boot/vmlinuz-KVER
+#   --kver KVER          boots /boot/vmlinuz-KVER ...
+#   --kernel FILE        ... or this image (the debug row's bzImage)
 #   --initrd FILE        from mkinitramfs.sh
 #   --dir DIR            where console.log (ttyS0: kernel console and init
 #                        progress), report.log (ttyS1: the report protocol and
@@ -20,6 +21,8 @@
 #                        (default 240)
 #   --follow WHAT        print that log on stdout while the VM runs
 #   --tests GLOB         test mode: run only the test binaries matching GLOB
+#   --splat MODULE       selftest mode: the test module to load (default
+#                        vext_splat)
 #
 # Machines. test and run boot the 'pc' machine with the devices the shared
 # IRQ tests need: e1000 at slot 3 and edu at slots 4, 7 and 8. QEMU's PIIX
@@ -34,7 +37,7 @@
 # QEMU's (0 after the guest powers off), 124 if the bound was hit.
 set -euo pipefail
 
-mode='' kver='' initrd='' dir='' bound=600 test_timeout=240 follow='' tests=''
+mode='' kver='' initrd='' dir='' bound=600 test_timeout=240 follow='' tests='' kernel='' splat=''
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--mode) mode=$2; shift ;;
@@ -45,6 +48,8 @@ while [ $# -gt 0 ]; do
 	--test-timeout) test_timeout=$2; shift ;;
 	--follow) follow=$2; shift ;;
 	--tests) tests=$2; shift ;;
+	--kernel) kernel=$2; shift ;;
+	--splat) splat=$2; shift ;;
 	*) echo "run-vm: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -55,7 +60,7 @@ if [ -z "$mode" ] || [ -z "$kver" ] || [ -z "$initrd" ] || [ -z "$dir" ]; then
 	exit 2
 fi
 
-kernel=/boot/vmlinuz-$kver
+kernel=${kernel:-/boot/vmlinuz-$kver}
 [ -r "$kernel" ] || { echo "run-vm: $kernel missing (linux-image-$kver)" >&2; exit 2; }
 [ -r "$initrd" ] || { echo "run-vm: $initrd missing" >&2; exit 2; }
 command -v qemu-system-x86_64 >/dev/null ||
@@ -97,6 +102,7 @@ level=loglevel=5
 append="console=ttyS0 $level panic=-1 vext.mode=$mode vext.timeout=$test_timeout"
 [ "$mode" = bench ] && append="$append intel_iommu=on"
 [ -z "$tests" ] || append="$append vext.tests=$tests"
+[ -z "$splat" ] || append="$append vext.splat=$splat"
 
 # Single-threaded TCG: with Debian 12's QEMU 7.2, multi-threaded TCG lets a
 # vCPU keep running stale translations of kernel text patched by another

@@ -6,7 +6,8 @@
 # The kernel command line selects what the boot does:
 #   vext.mode=test      load e1000, run every /tests/*_test in sorted order,
 #                       then load the suite and run /bin/vext-demo if present
-#   vext.mode=selftest  load vext_splat (it WARNs), nothing else: the runner
+#   vext.mode=selftest  load vext_splat (it WARNs; or vext.splat=MODULE),
+#                       nothing else: the runner
 #                       must report this boot as failed
 #   vext.mode=run       load e1000 and the suite, run /bin/vext-demo
 #   vext.mode=bench     run every /bench/*_bench (make bench), reported like
@@ -47,12 +48,14 @@ exec </dev/console >/dev/console 2>&1
 mode='test'
 timeout=240
 only=''
+splat=vext_splat
 # shellcheck disable=SC2013 # the command line is one line of words
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	vext.mode=*) mode=${arg#*=} ;;
 	vext.timeout=*) timeout=${arg#*=} ;;
 	vext.tests=*) only=${arg#*=} ;;
+	vext.splat=*) splat=${arg#*=} ;;
 	esac
 done
 
@@ -91,17 +94,32 @@ setup() {
 	fi
 }
 
-# The suite's modules, in the order modprobe needs none of (it resolves the
-# dependencies itself): vext_core first, then every other one installed.
+# The suite's modules, leaves first: modprobe must pull in what each one
+# needs (vext_core, vext_percpu) from modules.dep by itself, so vext_core is
+# only checked at the end, never loaded by name.
 load_suite() {
-	setup "modprobe vext_core" modprobe vext_core
-	for ko in /lib/modules/"$release"/updates/vext/*.ko; do
+	pulled= probed=
+	# updates/vext (make install) or updates/dkms (the dkms row); vext_pn
+	# first (it needs both vext_percpu and vext_core).
+	for ko in /lib/modules/"$release"/updates/*/vext_pn.ko* \
+		  /lib/modules/"$release"/updates/*/vext_*.ko*; do
 		[ -f "$ko" ] || continue
 		m=${ko##*/}
-		m=${m%.ko}
+		m=${m%%.ko*}
 		[ "$m" = vext_core ] && continue
+		case " $probed " in *" $m "*) continue ;; esac
+		if [ -d "/sys/module/$m" ]; then
+			case " $pulled " in *" $m "*) ;; *) pulled="$pulled $m" ;; esac
+			continue
+		fi
 		setup "modprobe $m" modprobe "$m"
+		probed="$probed $m"
 	done
+	[ -d /sys/module/vext_core ] && pulled="$pulled vext_core"
+	for m in $pulled; do
+		setup "$m loaded as a dependency" test -d "/sys/module/$m"
+	done
+	[ -n "$pulled" ] || setup "vext_core loaded as a dependency" false
 }
 
 # run_test PATH: one test binary, bounded, its output on the report port.
@@ -150,7 +168,13 @@ report "begin $mode $release"
 
 case "$mode" in
 test)
-	tests=$(find /tests -name "${only:-*_test}" -type f | LC_ALL=C sort)
+	# *_test first, then the debug row's *_dtest (only in its initramfs).
+	if [ -n "$only" ]; then
+		tests=$(find /tests -name "$only" -type f | LC_ALL=C sort)
+	else
+		tests="$(find /tests -name '*_test' -type f | LC_ALL=C sort)
+$(find /tests -name '*_dtest' -type f | LC_ALL=C sort)"
+	fi
 	names=
 	for t in $tests; do
 		names="$names ${t##*/}"
@@ -169,7 +193,7 @@ test)
 	fi
 	;;
 selftest)
-	setup "modprobe vext_splat" modprobe vext_splat
+	setup "modprobe $splat" modprobe "$splat"
 	;;
 bench)
 	# Like the tests: announced, then run and bounded one by one. Each

@@ -49,6 +49,16 @@
  */
 #define VEXTIO			0xA7
 
+/*
+ * mmap() offsets of a VM fd are split the same way: bits 32-39 of the byte
+ * offset name an ioctl number, and the component owning that number serves
+ * the mapping (bits 0-31 are its own). Offsets whose number no attached
+ * component owns fail with ENODEV; offsets of 2^40 and above with EINVAL.
+ * 32-bit callers need a 64-bit off_t (mmap64).
+ */
+#define VEXT_MMAP_SHIFT		32
+#define VEXT_MMAP_OFFSET(nr)	((__u64)(nr) << VEXT_MMAP_SHIFT)
+
 /* Capabilities, the argument of VEXT_CHECK_EXTENSION. 0 means "absent". */
 #define VEXT_CAP_CORE			0	/* always 1 */
 #define VEXT_CAP_MAX_VCPUS		1	/* max vCPUs per VM */

@@ -1267,7 +1267,7 @@ TEST_F(comp, vm_mmap)
 	domid = get_domid(_metadata, vm);
 
 	ASSERT_EQ(0, vm_mmap(vm, VEXT_TEST_MMAP_OFFSET, PAGE, PROT_READ, &p));
-	EXPECT_EQ(VEXT_TEST_MMAP_MAGIC + domid, *(volatile __u64 *)p);
+	EXPECT_EQ(VEXT_TEST_MMAP_MAGIC + domid, *(__u64 *)p);
 	/* The component's own checks: read-only, one page, its offset. */
 	EXPECT_NE(0, mprotect(p, PAGE, PROT_READ | PROT_WRITE));
 	munmap(p, PAGE);
@@ -1297,7 +1297,7 @@ TEST_F(comp, vm_mmap)
 	close(vm);
 	EXPECT_EQ(1, comp_param(_metadata, "live_vms"));
 	EXPECT_EQ(VEXT_MOD_IN_USE, vext_mod_remove(VEXT_TEST_COMP_MODULE));
-	EXPECT_EQ(VEXT_TEST_MMAP_MAGIC + domid, *(volatile __u64 *)p);
+	EXPECT_EQ(VEXT_TEST_MMAP_MAGIC + domid, *(__u64 *)p);
 	munmap(p, PAGE);
 	EXPECT_EQ(0, comp_param(_metadata, "live_vms"));
 	EXPECT_EQ(0, vext_mod_remove(VEXT_TEST_COMP_MODULE));

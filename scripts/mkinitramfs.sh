@@ -85,9 +85,10 @@ kmod=/usr/bin/kmod
 
 # Distribution modules loaded inside the VM: e1000 puts a real host driver on
 # the INTx line that the edu device at slot 7 shares; kvm, kvm-amd (with ccp
-# and irqbypass) run a nested KVM guest in later tests. Their dependencies
+# and irqbypass) run a nested KVM guest in later tests; zram (with zsmalloc)
+# is the swap device gnt_test pages granted memory out to. Their dependencies
 # are resolved from the host's copy of the same kernel's modules.dep.
-DISTRO_MODULES="e1000 irqbypass ccp kvm kvm-amd"
+DISTRO_MODULES="e1000 irqbypass ccp kvm kvm-amd zram"
 
 # Where the suite's modules live; selftests/ is not among them.
 SUITE_DIRS="core percpu preempt_notify assigned_dev grant"

@@ -14,13 +14,18 @@
  * VMA, or in one without the access or with VM_IO/VM_PFNMAP, is bad_page.
  *
  * Mapping into a backend. Granted pages are usually anonymous, which
- * vm_insert_page() refuses, so a mapping is a VM_PFNMAP VMA populated with
- * remap_pfn_range() while the pages stay pinned; VM_DONTCOPY (no fork),
+ * vm_insert_page() refuses, so a mapping is a VM_PFNMAP VMA of special
+ * entries (as remap_pfn_range() makes them, in one page-table walk) while
+ * the pages stay pinned; VM_DONTCOPY (no fork),
  * VM_DONTEXPAND, no split (may_split), and VM_MAYWRITE cleared when one
  * of the grants is read-only, so mprotect() cannot make it writable. The
  * VMA holds a reference on each map; the last reference of a map (its
  * handle's or a VMA's, whichever goes last) unpins the page, after the
  * VMA's page-table entries are gone.
+ *
+ * Batches. Consecutive MAP ops are checked one by one, then the pages of
+ * each run naming the same granter are pinned under one mmget and one hold
+ * of its mmap lock, then published under one maptrack lock.
  *
  * Handles. A batch reserves one run of consecutive free handles for its
  * MAP ops, so the successful MAPs of one batch have consecutive mmap
@@ -39,6 +44,9 @@
 #include "gnt_internal.h"
 
 static struct workqueue_struct *vext_gnt_wq;
+
+/* MAP ops pinned under one hold of a granter's mmap lock, at most. */
+#define VEXT_GNT_PIN_RUN	64
 
 /* ---- maptrack ------------------------------------------------------- */
 
@@ -193,28 +201,44 @@ out_dec:
 }
 
 /*
- * Pin the page at @hva of @gd's mm without faulting. @longterm for a
- * mapping, not for a copy. @in_mmap: called from an mmap handler with the
- * current mm's mmap lock held for writing, so the granter's lock is only
- * tried (eagain if contended) and taken not at all if it is the same mm.
+ * Pin the page at @hva of @gd's mm without faulting, @gd->mm's mmap lock
+ * held. @longterm for a mapping, not for a copy.
  * Return: a VEXT_GNTST_* status; *@pagep on okay.
+ */
+static int vext_gnt_pin_locked(struct vext_gnt_dom *gd, unsigned long hva,
+			       bool write, bool longterm, struct page **pagep)
+{
+	unsigned int gup = FOLL_NOFAULT | (write ? FOLL_WRITE : 0) |
+			   (longterm ? FOLL_LONGTERM : 0);
+	struct vm_area_struct *vma;
+
+	if (atomic_add_unless(&gd->inject_eagain, -1, 0))
+		return VEXT_GNTST_eagain;
+	if (vext_pin_user_pages_remote(gd->mm, hva, 1, gup, pagep, NULL) == 1)
+		return VEXT_GNTST_okay;
+	vma = vma_lookup(gd->mm, hva);
+	if (!vma || (vma->vm_flags & (VM_IO | VM_PFNMAP)) ||
+	    !(vma->vm_flags & (write ? VM_WRITE : VM_READ)))
+		return VEXT_GNTST_bad_page;
+	vext_gnt_queue_faultin(gd, hva, write);
+	return VEXT_GNTST_eagain;
+}
+
+/*
+ * Pin one page of @gd's mm (see vext_gnt_pin_locked()). @in_mmap: called
+ * from an mmap handler with the current mm's mmap lock held for writing,
+ * so the granter's lock is only tried (eagain if contended), and not taken
+ * at all if it is the same mm.
  */
 static int vext_gnt_pin(struct vext_gnt_dom *gd, unsigned long hva, bool write,
 			bool longterm, bool in_mmap, struct page **pagep)
 {
-	unsigned int gup = FOLL_NOFAULT | (write ? FOLL_WRITE : 0) |
-			   (longterm ? FOLL_LONGTERM : 0);
 	struct mm_struct *mm = gd->mm;
 	bool own = in_mmap && mm == current->mm;
-	struct vm_area_struct *vma;
 	int ret;
-	long n;
 
-	if (atomic_add_unless(&gd->inject_eagain, -1, 0))
-		return VEXT_GNTST_eagain;
 	if (!mmget_not_zero(mm))
 		return VEXT_GNTST_bad_domain;	/* the granter has exited */
-
 	if (in_mmap) {
 		if (!own && !mmap_read_trylock(mm)) {
 			ret = VEXT_GNTST_eagain;
@@ -224,20 +248,7 @@ static int vext_gnt_pin(struct vext_gnt_dom *gd, unsigned long hva, bool write,
 		ret = VEXT_GNTST_general_error;	/* we are being killed */
 		goto out_put;
 	}
-
-	n = vext_pin_user_pages_remote(mm, hva, 1, gup, pagep, NULL);
-	if (n == 1) {
-		ret = VEXT_GNTST_okay;
-	} else {
-		vma = vma_lookup(mm, hva);
-		if (!vma || (vma->vm_flags & (VM_IO | VM_PFNMAP)) ||
-		    !(vma->vm_flags & (write ? VM_WRITE : VM_READ))) {
-			ret = VEXT_GNTST_bad_page;
-		} else {
-			ret = VEXT_GNTST_eagain;
-			vext_gnt_queue_faultin(gd, hva, write);
-		}
-	}
+	ret = vext_gnt_pin_locked(gd, hva, write, longterm, pagep);
 	if (!own)
 		mmap_read_unlock(mm);
 out_put:
@@ -273,13 +284,12 @@ static void vext_gnt_map_put(struct vext_gnt_map *map)
 
 /*
  * Take grant (@domid, @ref) for a use as @mt's domain: acquired, resolved
- * and, unless @defer, its page pinned (or referenced, for a grant table
- * frame). On okay *@map is filled with the granter (referenced), the page
- * or the address to pin later.
+ * and, if @pin, its page pinned. A grant table frame gets a page reference
+ * instead. On okay *@map is filled with the granter (referenced), the page
+ * or (page NULL) the address to pin later.
  */
 static int vext_gnt_take(struct vext_gnt_maptrack *mt, u16 domid, u32 ref,
-			 bool write, bool longterm, bool defer,
-			 struct vext_gnt_map *map)
+			 bool write, bool pin, struct vext_gnt_map *map)
 {
 	struct vext_gnt_dom *gd;
 	struct page *page;
@@ -297,11 +307,10 @@ static int vext_gnt_take(struct vext_gnt_maptrack *mt, u16 domid, u32 ref,
 	st = vext_gnt_resolve(vm, gd, gpfn, write, &page, &hva);
 	if (!st && page) {
 		map->table_frame = true;
-	} else if (!st && defer) {
-		page = NULL;
-		map->hva = hva;
 	} else if (!st) {
-		st = vext_gnt_pin(gd, hva, write, longterm, false, &page);
+		map->hva = hva;
+		if (pin)
+			st = vext_gnt_pin(gd, hva, write, false, false, &page);
 	}
 	if (st) {
 		vext_gnt_release(gd, ref, write);
@@ -317,8 +326,13 @@ out:
 	return st;
 }
 
-static int vext_gnt_do_map(struct vext_gnt_maptrack *mt,
-			   struct vext_gnttab_op *op, long handle)
+/*
+ * MAP, first half: check and hold the grant, allocate the map; the page is
+ * pinned by vext_gnt_map_flush() (unless deferred or a table frame).
+ */
+static int vext_gnt_map_prepare(struct vext_gnt_maptrack *mt,
+				struct vext_gnttab_op *op,
+				struct vext_gnt_map **mapp)
 {
 	bool write = !(op->flags & VEXT_GNTMAP_readonly);
 	struct vext_gnt_map *map;
@@ -326,30 +340,105 @@ static int vext_gnt_do_map(struct vext_gnt_maptrack *mt,
 
 	if ((op->flags & ~VEXT_GNTMAP_VALID_FLAGS) || op->pad)
 		return VEXT_GNTST_general_error;
-	if (handle < 0)
-		return VEXT_GNTST_no_device_space;
 	map = kzalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
 	if (!map)
 		return VEXT_GNTST_general_error;
 	refcount_set(&map->refs, 1);
 	map->flags = op->flags;
-	st = vext_gnt_take(mt, op->domid, op->ref, write, true,
-			   op->flags & VEXT_GNTMAP_defer, map);
+	st = vext_gnt_take(mt, op->domid, op->ref, write, false, map);
 	if (st) {
 		kfree(map);
 		return st;
 	}
+	*mapp = map;
+	return VEXT_GNTST_okay;
+}
+
+/* A prepared MAP op waiting for its pin and its handle. */
+struct vext_gnt_pend {
+	struct vext_gnttab_op *op;
+	struct vext_gnt_map *map;
+	long handle;
+};
+
+/*
+ * Pin the pages of @n prepared maps of granter @gd under one mmget and one
+ * hold of its mmap lock (the ops never fault, so the hold is short).
+ */
+static void vext_gnt_pin_run(struct vext_gnt_dom *gd, struct vext_gnt_pend *p,
+			     unsigned int n)
+{
+	struct mm_struct *mm = gd->mm;
+	int st = VEXT_GNTST_okay;
+	unsigned int i;
+
+	if (!mmget_not_zero(mm))
+		st = VEXT_GNTST_bad_domain;	/* the granter has exited */
+	else if (mmap_read_lock_killable(mm))
+		st = VEXT_GNTST_general_error;	/* we are being killed */
+	for (i = 0; i < n; i++) {
+		struct vext_gnt_map *map = p[i].map;
+		struct page *page = NULL;
+
+		p[i].op->status = st ? st :
+			vext_gnt_pin_locked(gd, map->hva,
+					    vext_gnt_map_writable(map), true,
+					    &page);
+		map->page = page;
+	}
+	if (st != VEXT_GNTST_bad_domain) {
+		if (!st)
+			mmap_read_unlock(mm);
+		mmput(mm);
+	}
+}
+
+static bool vext_gnt_needs_pin(const struct vext_gnt_pend *p)
+{
+	return !p->op->status && !p->map->page &&
+	       !(p->map->flags & VEXT_GNTMAP_defer);
+}
+
+/* MAP, second half, for a run of prepared ops: pin, then publish. */
+static void vext_gnt_map_flush(struct vext_gnt_maptrack *mt,
+			       struct vext_gnt_pend *p, unsigned int n)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < n; i = j) {
+		j = i + 1;
+		if (!vext_gnt_needs_pin(&p[i]))
+			continue;
+		while (j < n && vext_gnt_needs_pin(&p[j]) &&
+		       p[j].map->granter == p[i].map->granter)
+			j++;
+		vext_gnt_pin_run(p[i].map->granter, p + i, j - i);
+	}
 
 	mutex_lock(&mt->lock);
-	if (xa_err(xa_store(&mt->maps, handle, map, GFP_KERNEL_ACCOUNT))) {
-		mutex_unlock(&mt->lock);
-		vext_gnt_map_put(map);
-		return VEXT_GNTST_general_error;
+	for (i = 0; i < n; i++) {
+		struct vext_gnttab_op *op = p[i].op;
+
+		if (!op->status && p[i].handle < 0)
+			op->status = VEXT_GNTST_no_device_space;
+		if (!op->status &&
+		    xa_err(xa_store(&mt->maps, p[i].handle, p[i].map,
+				    GFP_KERNEL_ACCOUNT)))
+			op->status = VEXT_GNTST_general_error;
+		if (!op->status) {
+			op->handle = p[i].handle;
+			op->index = mt->index_base +
+				    ((u64)p[i].handle << PAGE_SHIFT);
+			p[i].map = NULL;
+		} else if (p[i].handle >= 0) {
+			clear_bit(p[i].handle, mt->used);
+		}
 	}
 	mutex_unlock(&mt->lock);
-	op->handle = handle;
-	op->index = mt->index_base + ((u64)handle << PAGE_SHIFT);
-	return VEXT_GNTST_okay;
+	/* Failed after the grant was held: let go of it. */
+	for (i = 0; i < n; i++)
+		if (p[i].map)
+			vext_gnt_map_put(p[i].map);
 }
 
 static int vext_gnt_do_unmap(struct vext_gnt_maptrack *mt,
@@ -385,7 +474,7 @@ static int vext_gnt_do_copy(struct vext_gnt_maptrack *mt,
 		return VEXT_GNTST_general_error;
 	if (op->offset > PAGE_SIZE || op->len > PAGE_SIZE - op->offset)
 		return VEXT_GNTST_bad_copy_arg;
-	st = vext_gnt_take(mt, op->domid, op->ref, to_grant, false, false, &tmp);
+	st = vext_gnt_take(mt, op->domid, op->ref, to_grant, true, &tmp);
 	if (st)
 		return st;
 
@@ -430,7 +519,8 @@ static int vext_gnt_do_copy(struct vext_gnt_maptrack *mt,
 void vext_gnttab_batch(struct vext_gnt_maptrack *mt, struct vext_gnttab_op *ops,
 		       unsigned int count, unsigned int flags)
 {
-	unsigned int i, nmaps = 0;
+	struct vext_gnt_pend pend[VEXT_GNT_PIN_RUN];
+	unsigned int i, nmaps = 0, npend = 0;
 	long first = -ENOSPC, h;
 
 	for (i = 0; i < count; i++)
@@ -444,25 +534,28 @@ void vext_gnttab_batch(struct vext_gnt_maptrack *mt, struct vext_gnttab_op *ops,
 	h = first;
 	for (i = 0; i < count; i++) {
 		struct vext_gnttab_op *op = &ops[i];
-		long handle;
 
+		/* Consecutive MAPs are pinned together; others run in order. */
+		if (npend && (op->cmd != VEXT_GNTTABOP_map_grant_ref ||
+			      npend == VEXT_GNT_PIN_RUN)) {
+			vext_gnt_map_flush(mt, pend, npend);
+			npend = 0;
+		}
 		switch (op->cmd) {
 		case VEXT_GNTTABOP_map_grant_ref:
-			handle = h;
+			pend[npend].op = op;
+			pend[npend].map = NULL;
+			pend[npend].handle = h;
 			if (first >= 0) {
 				h++;
 			} else {
-				/* No run of nmaps: one handle at a time. */
+				/* No run of nmaps free: one handle at a time. */
 				mutex_lock(&mt->lock);
-				handle = vext_gnt_reserve(mt, 1);
+				pend[npend].handle = vext_gnt_reserve(mt, 1);
 				mutex_unlock(&mt->lock);
 			}
-			op->status = vext_gnt_do_map(mt, op, handle);
-			if (op->status && handle >= 0) {
-				mutex_lock(&mt->lock);
-				clear_bit(handle, mt->used);
-				mutex_unlock(&mt->lock);
-			}
+			op->status = vext_gnt_map_prepare(mt, op, &pend[npend].map);
+			npend++;
 			break;
 		case VEXT_GNTTABOP_unmap_grant_ref:
 			op->status = vext_gnt_do_unmap(mt, op);
@@ -476,6 +569,8 @@ void vext_gnttab_batch(struct vext_gnt_maptrack *mt, struct vext_gnttab_op *ops,
 		}
 		cond_resched();
 	}
+	if (npend)
+		vext_gnt_map_flush(mt, pend, npend);
 }
 EXPORT_SYMBOL_GPL(vext_gnttab_batch);
 
@@ -574,6 +669,24 @@ static const struct vm_operations_struct vext_gnt_vm_ops = {
 };
 
 /*
+ * Fill one page-table entry of a new grant mapping (apply_to_page_range(),
+ * page-table lock held). One walk for the whole VMA, no PAT lookup per
+ * page as remap_pfn_range() would do: the pages are ordinary write-back
+ * RAM, pinned, and the entries special (no struct page refcount or rmap),
+ * as in a VM_PFNMAP mapping made by remap_pfn_range().
+ */
+static int vext_gnt_set_pte(pte_t *pte, unsigned long addr, void *data)
+{
+	struct vm_area_struct *vma = data;
+	struct vext_gnt_vma *gv = vma->vm_private_data;
+	struct page *page = gv->maps[(addr - vma->vm_start) >> PAGE_SHIFT]->page;
+
+	set_pte_at(vma->vm_mm, addr, pte,
+		   pte_mkspecial(pfn_pte(page_to_pfn(page), vma->vm_page_prot)));
+	return 0;
+}
+
+/*
  * Pin a deferred map from mmap: -EAGAIN while its page is not resident,
  * -EFAULT once that has lasted eagain_timeout_ms or for any other failure
  * (libxengnttab retries EAGAIN from mmap for ever). mt->lock held.
@@ -595,7 +708,8 @@ static int vext_gnt_pin_deferred(struct vext_gnt_map *map)
 	if (st == VEXT_GNTST_eagain) {
 		if (!map->eagain_since)
 			map->eagain_since = jiffies | 1;
-		if (time_before(jiffies, map->eagain_since + bound))
+		/* +1: at least the bound, whatever the jiffy phase. */
+		if (time_before(jiffies, map->eagain_since + bound + 1))
 			return -EAGAIN;
 		pr_err_ratelimited("domain %u: grant ref %u still not available after %u ms: mmap fails\n",
 				   map->granter->domid, map->ref,
@@ -674,20 +788,19 @@ int vext_gnt_mmap(struct vext_gnt_maptrack *mt, struct vm_area_struct *vma,
 
 	if (readonly)
 		vm_flags_clear(vma, VM_MAYWRITE);
-	vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP);
-	for (i = 0; i < nr; i++) {
-		ret = remap_pfn_range(vma, vma->vm_start + i * PAGE_SIZE,
-				      page_to_pfn(gv->maps[i]->page), PAGE_SIZE,
-				      vma->vm_page_prot);
-		if (ret) {
-			/* No entry may outlive the pins dropped below. */
-			if (i)
-				zap_vma_ptes(vma, vma->vm_start, i * PAGE_SIZE);
-			vext_gnt_vma_free(gv, nr);
-			return ret;
-		}
-	}
+	/* What remap_pfn_range() sets, and no fork, no growth. */
+	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTCOPY | VM_DONTEXPAND |
+		     VM_DONTDUMP);
 	vma->vm_private_data = gv;
+	ret = apply_to_page_range(vma->vm_mm, vma->vm_start, nr * PAGE_SIZE,
+				  vext_gnt_set_pte, vma);
+	if (ret) {
+		/* No entry may outlive the pins dropped below. */
+		zap_vma_ptes(vma, vma->vm_start, nr * PAGE_SIZE);
+		vma->vm_private_data = NULL;
+		vext_gnt_vma_free(gv, nr);
+		return ret;
+	}
 	vma->vm_ops = &vext_gnt_vm_ops;
 	return 0;
 }

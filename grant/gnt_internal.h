@@ -19,8 +19,10 @@
  *  - the caller's mmap lock (mmap, VMA close)
  *  - vext_gnt_maptrack.lock: handles; held by mmap while it takes (only
  *    with a trylock) the granter's mmap lock for a deferred pin
- *  - vext_gnt_dom.lock: table growth, physmap, active counts; never held
- *    across a page-table walk or an mmap lock
+ *  - vext_gnt_dom.lock: table growth, physmap; never held across a
+ *    page-table walk or an mmap lock
+ *  - vext_gnt_dom.active_lock (spinlock): active counts and the updates of
+ *    GTF_reading/GTF_writing
  *  - vext_gnt_doms_lock: the list of domains (debugfs)
  * A grant op never holds a maptrack or domain lock while it pins a page.
  */
@@ -31,6 +33,7 @@
 #include <linux/mutex.h>
 #include <linux/kref.h>
 #include <linux/refcount.h>
+#include <linux/spinlock.h>
 #include <linux/xarray.h>
 #include <vext/core.h>
 #include <vext/gnt.h>
@@ -59,6 +62,16 @@ struct vext_gnt_maptrack {
 };
 
 /**
+ * struct vext_gnt_active - the users of one grant
+ * @readers: read-only users
+ * @writers: writable users
+ */
+struct vext_gnt_active {
+	u32 readers;
+	u32 writers;
+};
+
+/**
  * struct vext_gnt_dom - one domain's grant state
  * @kref:          the VM holds one reference, every mapping and in-flight
  *                 fault-in another
@@ -66,14 +79,16 @@ struct vext_gnt_maptrack {
  * @domid:         the domain
  * @mm:            the granting VMM's mm (mmgrab()ed): pinned pages come
  *                 from it
- * @lock:          table growth, @frame_gpfn, @physmap updates, @active
+ * @lock:          table growth, @frame_gpfn, @physmap updates
  * @nr_frames:     table frames; only grows; read with smp_load_acquire()
  * @frames:        the table's pages
  * @frame_gpfn:    where each frame is in the physmap, or VEXT_GNT_NO_GPFN
  * @physmap:       gpfn -> xa_mk_value(frame index or VEXT_GNT_HOLE);
  *                 everything else resolves through the VM's memory slots
- * @active:        grant ref -> xa_mk_value(readers | writers << 31): the
- *                 users that set GTF_reading/GTF_writing
+ * @active_lock:   protects @active and @nr_active
+ * @active:        per frame, the users of each grant: those that set
+ *                 GTF_reading/GTF_writing (Xen's active grant table)
+ * @nr_active:     grants with users
  * @faulting:      page numbers of addresses with a fault-in in flight
  * @nr_faulting:   its size, bounded by VEXT_GNT_MAX_FAULTIN
  * @inject_eagain: the next this many pins answer eagain (debugfs)
@@ -85,12 +100,14 @@ struct vext_gnt_dom {
 	struct list_head node;
 	u16 domid;
 	struct mm_struct *mm;
-	struct mutex lock;	/* table growth, physmap, active counts */
+	struct mutex lock;	/* table growth, physmap */
 	unsigned int nr_frames;
 	struct page *frames[VEXT_GNT_MAX_FRAMES];
 	u64 frame_gpfn[VEXT_GNT_MAX_FRAMES];
 	struct xarray physmap;
-	struct xarray active;
+	spinlock_t active_lock;	/* @active, @nr_active, flag updates */
+	struct vext_gnt_active *active[VEXT_GNT_MAX_FRAMES];
+	unsigned long nr_active;
 	struct xarray faulting;
 	atomic_t nr_faulting;
 	atomic_t inject_eagain;

@@ -69,11 +69,14 @@ static void vext_gnt_vm_destroy(struct vext_vm *vm)
 	vext_gnt_dom_kill(gd);
 }
 
+/* Batches up to this size are copied to the stack, not allocated. */
+#define VEXT_GNT_STACK_OPS	4
+
 /* VEXT_GNTTAB_OP: the ops are copied in whole, performed, copied back. */
 static long vext_gnt_ioctl_op(struct vext_gnt_dom *gd, void __user *argp)
 {
+	struct vext_gnttab_op stack_ops[VEXT_GNT_STACK_OPS], *ops = stack_ops;
 	struct vext_gnttab_batch b;
-	struct vext_gnttab_op *ops;
 	size_t size;
 	long ret = 0;
 
@@ -85,9 +88,11 @@ static long vext_gnt_ioctl_op(struct vext_gnt_dom *gd, void __user *argp)
 	if (!b.count)
 		return 0;
 	size = array_size(b.count, sizeof(*ops));
-	ops = kvmalloc(size, GFP_KERNEL_ACCOUNT);
-	if (!ops)
-		return -ENOMEM;
+	if (b.count > VEXT_GNT_STACK_OPS) {
+		ops = kvmalloc(size, GFP_KERNEL_ACCOUNT);
+		if (!ops)
+			return -ENOMEM;
+	}
 	if (copy_from_user(ops, u64_to_user_ptr(b.ops), size)) {
 		ret = -EFAULT;
 		goto out;
@@ -99,7 +104,8 @@ static long vext_gnt_ioctl_op(struct vext_gnt_dom *gd, void __user *argp)
 	if (copy_to_user(u64_to_user_ptr(b.ops), ops, size))
 		ret = -EFAULT;
 out:
-	kvfree(ops);
+	if (ops != stack_ops)
+		kvfree(ops);
 	return ret;
 }
 

@@ -76,7 +76,7 @@ struct vext_gnt_dom *vext_gnt_dom_create(struct vext_vm *vm)
 	for (i = 0; i < VEXT_GNT_MAX_FRAMES; i++)
 		gd->frame_gpfn[i] = VEXT_GNT_NO_GPFN;
 	xa_init(&gd->physmap);
-	xa_init(&gd->active);
+	spin_lock_init(&gd->active_lock);
 	xa_init(&gd->faulting);
 	vext_gnt_maptrack_init(&gd->mt, vm->domid, VEXT_GNT_MAP_OFFSET);
 
@@ -96,11 +96,12 @@ static void vext_gnt_dom_free(struct kref *kref)
 	mutex_unlock(&vext_gnt_doms_lock);
 
 	/* Every user of an active grant holds a reference. */
-	WARN_ON_ONCE(!xa_empty(&gd->active));
-	for (i = 0; i < gd->nr_frames; i++)
+	WARN_ON_ONCE(gd->nr_active);
+	for (i = 0; i < gd->nr_frames; i++) {
 		__free_page(gd->frames[i]);
+		kfree(gd->active[i]);
+	}
 	xa_destroy(&gd->physmap);
-	xa_destroy(&gd->active);
 	xa_destroy(&gd->faulting);
 	mmdrop(gd->mm);
 	mutex_destroy(&gd->lock);
@@ -169,11 +170,16 @@ int vext_gnt_setup_table(struct vext_gnt_dom *gd, u32 nr_frames)
 	cur = gd->nr_frames;
 	for (i = cur; i < nr_frames; i++) {
 		gd->frames[i] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
-		if (!gd->frames[i]) {
-			while (i-- > cur) {
-				__free_page(gd->frames[i]);
+		gd->active[i] = kcalloc(VEXT_GNT_ENTRIES_PER_FRAME,
+					sizeof(*gd->active[i]), GFP_KERNEL_ACCOUNT);
+		if (!gd->frames[i] || !gd->active[i]) {
+			do {
+				if (gd->frames[i])
+					__free_page(gd->frames[i]);
+				kfree(gd->active[i]);
 				gd->frames[i] = NULL;
-			}
+				gd->active[i] = NULL;
+			} while (i-- > cur);
 			ret = -ENOMEM;
 			goto out;
 		}
@@ -334,52 +340,24 @@ int vext_gnt_resolve(struct vext_vm *vm, struct vext_gnt_dom *gd, u32 gpfn,
 	return VEXT_GNTST_okay;
 }
 
-/* Active counts of a grant, packed into an xarray value. */
-#define VEXT_GNT_WRITER_SHIFT	31
-#define VEXT_GNT_COUNT_MASK	((1UL << VEXT_GNT_WRITER_SHIFT) - 1)
-
-static void vext_gnt_active_get(struct vext_gnt_dom *gd, u32 ref,
-				unsigned long *readers, unsigned long *writers)
+/* The users of grant @ref (< the table's size). */
+static struct vext_gnt_active *vext_gnt_active(struct vext_gnt_dom *gd, u32 ref)
 {
-	void *v = xa_load(&gd->active, ref);
-	unsigned long val = v ? xa_to_value(v) : 0;
-
-	*readers = val & VEXT_GNT_COUNT_MASK;
-	*writers = val >> VEXT_GNT_WRITER_SHIFT;
+	return &gd->active[ref / VEXT_GNT_ENTRIES_PER_FRAME]
+			  [ref % VEXT_GNT_ENTRIES_PER_FRAME];
 }
 
-static int vext_gnt_active_set(struct vext_gnt_dom *gd, u32 ref,
-			       unsigned long readers, unsigned long writers)
-{
-	if (!readers && !writers) {
-		xa_erase(&gd->active, ref);
-		return 0;
-	}
-	return xa_err(xa_store(&gd->active, ref,
-			       xa_mk_value(readers |
-					   writers << VEXT_GNT_WRITER_SHIFT),
-			       GFP_KERNEL_ACCOUNT));
-}
-
-/* Clear @bits of an entry's flags atomically against the granter. */
+/*
+ * Clear @bits of an entry's flags: one atomic AND, whatever the granter
+ * does to the word meanwhile. Our accesses to the page (a copy, the last
+ * unpin) come first: the granter may reuse the page once it sees them
+ * clear.
+ */
 static void vext_gnt_clear_flags(struct vext_grant_entry_v1 *e, u16 bits)
 {
-	u32 *w = vext_gnt_hdr_word(e);
-	u32 old = READ_ONCE(*w), prev;
-
-	/*
-	 * Our accesses to the page (a copy, the last unpin) come before the
-	 * granter can see the grant unused. A granter changing the word all
-	 * the time only delays us: each failure means it made progress.
-	 */
-	smp_mb();
-	for (;;) {
-		prev = cmpxchg(w, old, old & ~vext_gnt_flags_word(bits));
-		if (prev == old)
-			break;
-		old = prev;
-		cpu_relax();
-	}
+	/* Full barrier: the page accesses are done before the bits clear. */
+	smp_mb__before_atomic();
+	atomic_andnot(vext_gnt_flags_word(bits), (atomic_t *)vext_gnt_hdr_word(e));
 }
 
 /*
@@ -392,22 +370,23 @@ int vext_gnt_acquire(struct vext_gnt_dom *gd, u32 ref, u16 domid, bool write,
 		     u32 *gpfn)
 {
 	u16 set = VEXT_GTF_reading | (write ? VEXT_GTF_writing : 0);
-	unsigned long readers, writers;
 	struct vext_grant_entry_v1 *e;
+	struct vext_gnt_active *act;
 	union vext_gnt_hdr old, new;
-	unsigned int tries;
-	int ret;
+	unsigned int tries, nr;
+	int ret = VEXT_GNTST_okay;
 	u32 *w;
 
-	mutex_lock(&gd->lock);
-	if (ref >= gd->nr_frames * VEXT_GNT_ENTRIES_PER_FRAME) {
-		ret = VEXT_GNTST_bad_gntref;
-		goto out;
-	}
-	ref = array_index_nospec(ref, gd->nr_frames * VEXT_GNT_ENTRIES_PER_FRAME);
+	/* Acquire: the frames and counts are there before the size says so. */
+	nr = smp_load_acquire(&gd->nr_frames) * VEXT_GNT_ENTRIES_PER_FRAME;
+	if (ref >= nr)
+		return VEXT_GNTST_bad_gntref;
+	ref = array_index_nospec(ref, nr);
 	e = vext_gnt_entry(gd, ref);
 	w = vext_gnt_hdr_word(e);
+	act = vext_gnt_active(gd, ref);
 
+	spin_lock(&gd->active_lock);
 	old.word = READ_ONCE(*w);
 	for (tries = 0; ; tries++) {
 		if ((old.f.flags & VEXT_GTF_type_mask) != VEXT_GTF_permit_access ||
@@ -429,52 +408,43 @@ int vext_gnt_acquire(struct vext_gnt_dom *gd, u32 ref, u16 domid, bool write,
 			break;
 		old.word = new.word;
 	}
+	if (!act->readers && !act->writers)
+		gd->nr_active++;
+	if (write)
+		act->writers++;
+	else
+		act->readers++;
+out:
+	spin_unlock(&gd->active_lock);
 	/* Read the frame only once the flags say it is in use. */
 	smp_mb();
 	*gpfn = READ_ONCE(e->frame);
-
-	vext_gnt_active_get(gd, ref, &readers, &writers);
-	ret = vext_gnt_active_set(gd, ref, readers + !write, writers + write);
-	if (ret) {
-		/* Out of memory: clear what we set and nobody else needs. */
-		set = 0;
-		if (write && !writers)
-			set |= VEXT_GTF_writing;
-		if (!readers && !writers)
-			set |= VEXT_GTF_reading;
-		if (set)
-			vext_gnt_clear_flags(e, set);
-		ret = VEXT_GNTST_general_error;
-	}
-out:
-	mutex_unlock(&gd->lock);
 	return ret;
 }
 
 /* Undo one vext_gnt_acquire(); the last user clears the entry's flags. */
 void vext_gnt_release(struct vext_gnt_dom *gd, u32 ref, bool write)
 {
-	unsigned long readers, writers;
+	struct vext_gnt_active *act = vext_gnt_active(gd, ref);
 	u16 clear = 0;
 
-	mutex_lock(&gd->lock);
-	vext_gnt_active_get(gd, ref, &readers, &writers);
-	if (WARN_ON_ONCE(write ? !writers : !readers))
+	spin_lock(&gd->active_lock);
+	if (WARN_ON_ONCE(write ? !act->writers : !act->readers))
 		goto out;
 	if (write)
-		writers--;
+		act->writers--;
 	else
-		readers--;
-	if (write && !writers)
+		act->readers--;
+	if (write && !act->writers)
 		clear |= VEXT_GTF_writing;
-	if (!readers && !writers)
+	if (!act->readers && !act->writers) {
 		clear |= VEXT_GTF_reading;
-	/* Lowering a count reuses the slot: this cannot fail. */
-	vext_gnt_active_set(gd, ref, readers, writers);
+		gd->nr_active--;
+	}
 	if (clear)
 		vext_gnt_clear_flags(vext_gnt_entry(gd, ref), clear);
 out:
-	mutex_unlock(&gd->lock);
+	spin_unlock(&gd->active_lock);
 }
 
 /* ---- debugfs ------------------------------------------------------- */
@@ -490,14 +460,13 @@ static int vext_gnt_domains_show(struct seq_file *m, void *unused)
 	seq_puts(m, "domid frames active maps dead\n");
 	mutex_lock(&vext_gnt_doms_lock);
 	list_for_each_entry(gd, &vext_gnt_doms, node) {
-		unsigned long idx, active = 0, maps = 0;
+		unsigned long idx, active, maps = 0;
 		unsigned int nr_frames;
 		void *entry;
 
-		mutex_lock(&gd->lock);
-		xa_for_each(&gd->active, idx, entry)
-			active++;
-		mutex_unlock(&gd->lock);
+		spin_lock(&gd->active_lock);
+		active = gd->nr_active;
+		spin_unlock(&gd->active_lock);
 		xa_for_each(&gd->mt.maps, idx, entry)
 			maps++;
 		/* Acquire: pairs with the release in vext_gnt_setup_table(). */

@@ -208,7 +208,11 @@ int vext_gnt_table_mmap(struct vext_gnt_dom *gd, struct vm_area_struct *vma)
 	if (first >= nr_frames || n > nr_frames - first)
 		return -EINVAL;
 
-	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	/*
+	 * Not inherited by fork(): like the VM fd's ioctls, writing grants
+	 * stays with the process that created the VM.
+	 */
+	vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP);
 	for (i = 0; i < n; i++) {
 		ret = vm_insert_page(vma, vma->vm_start + i * PAGE_SIZE,
 				     gd->frames[first + i]);

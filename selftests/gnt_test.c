@@ -593,6 +593,14 @@ FIXTURE_TEARDOWN(gnt)
 	close(self->dev);
 }
 
+/* In a child: 0 if @arg is not mapped (mincore answers ENOMEM). */
+static int child_mincore(void *arg)
+{
+	unsigned char vec;
+
+	return mincore(arg, PAGE, &vec) == -1 && errno == ENOMEM ? 0 : 1;
+}
+
 TEST_F(gnt, capability_and_setup)
 {
 	struct vext_gnt_setup_table st = { };
@@ -631,6 +639,11 @@ TEST_F(gnt, capability_and_setup)
 	p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, self->vm,
 		 VEXT_GNT_TABLE_OFFSET);
 	EXPECT_EQ(MAP_FAILED, p);
+	/* A fork()ed child does not inherit the table mapping. */
+	p = gmap(self->vm, VEXT_GNT_TABLE_OFFSET, 1, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(0, vext_run_child(child_mincore, p));
+	munmap(p, PAGE);
 	/* Offsets of vext_gnt that name nothing. */
 	EXPECT_EQ(NULL, gmap(self->vm, VEXT_GNT_TABLE_OFFSET +
 			     VEXT_GNT_MAX_FRAMES * PAGE, 1, PROT_READ));

@@ -192,14 +192,12 @@ out:
 	return ret;
 }
 
-/* The component attached to @vm that owns @cmd's number, or NULL. */
-const struct vext_component *vext_vm_component_for(struct vext_vm *vm,
-						   unsigned int cmd)
+/* The component attached to @vm that owns ioctl number @nr, or NULL. */
+static const struct vext_component *
+vext_vm_component_for_nr(struct vext_vm *vm, unsigned int nr)
 {
-	unsigned int nr = _IOC_NR(cmd), i;
+	unsigned int i;
 
-	if (_IOC_TYPE(cmd) != VEXTIO)
-		return NULL;
 	for (i = 0; i < VEXT_MAX_COMPONENTS; i++) {
 		const struct vext_component *comp = vm->comp[i];
 
@@ -207,6 +205,15 @@ const struct vext_component *vext_vm_component_for(struct vext_vm *vm,
 			return comp;
 	}
 	return NULL;
+}
+
+/* The component attached to @vm that owns @cmd's number, or NULL. */
+const struct vext_component *vext_vm_component_for(struct vext_vm *vm,
+						   unsigned int cmd)
+{
+	if (_IOC_TYPE(cmd) != VEXTIO)
+		return NULL;
+	return vext_vm_component_for_nr(vm, _IOC_NR(cmd));
 }
 
 static long vext_vm_ioctl(struct file *filp, unsigned int cmd,
@@ -239,6 +246,28 @@ static long vext_vm_ioctl(struct file *filp, unsigned int cmd,
 	return comp->vm_ioctl(vm, cmd, arg);
 }
 
+/*
+ * mmap of a VM fd: bits 32-39 of the offset name an ioctl number, whose
+ * component serves the mapping (uapi/linux/vext.h). Core maps nothing
+ * itself.
+ */
+static int vext_vm_mmap(struct file *filp, struct vm_area_struct *vma)
+{
+	struct vext_vm *vm = filp->private_data;
+	const struct vext_component *comp;
+	unsigned long nr;
+
+	if (vm->mm != current->mm)
+		return -EIO;
+	nr = vma->vm_pgoff >> (VEXT_MMAP_SHIFT - PAGE_SHIFT);
+	if (nr > _IOC_NRMASK)
+		return -EINVAL;
+	comp = vext_vm_component_for_nr(vm, nr);
+	if (!comp || !comp->vm_mmap)
+		return -ENODEV;
+	return comp->vm_mmap(vm, vma);
+}
+
 static int vext_vm_release(struct inode *inode, struct file *filp)
 {
 	vext_vm_put(filp->private_data);
@@ -250,6 +279,7 @@ static const struct file_operations vext_vm_fops = {
 	.release	= vext_vm_release,
 	.unlocked_ioctl	= vext_vm_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
+	.mmap		= vext_vm_mmap,
 	.llseek		= noop_llseek,
 };
 

@@ -86,9 +86,11 @@ kmod=/usr/bin/kmod
 # Distribution modules loaded inside the VM: e1000 puts a real host driver on
 # the INTx line that the edu device at slot 7 shares; kvm, kvm-amd (with ccp
 # and irqbypass) run a nested KVM guest in later tests; vfio-pci is what
-# assign_bench compares vext_assign with (make bench). Their dependencies
-# are resolved from the host's copy of the same kernel's modules.dep.
-DISTRO_MODULES="e1000 irqbypass ccp kvm kvm-amd vfio-pci"
+# assign_bench compares vext_assign with (make bench); zram (with zsmalloc)
+# is the swap device gnt_test pages granted memory out to. Their
+# dependencies are resolved from the host's copy of the same kernel's
+# modules.dep.
+DISTRO_MODULES="e1000 irqbypass ccp kvm kvm-amd vfio-pci zram"
 
 # Where the suite's modules live; selftests/ is not among them.
 SUITE_DIRS="core percpu preempt_notify assigned_dev grant"

@@ -1244,6 +1244,66 @@ TEST_F(comp, vm_ioctl)
 	close(vm);
 }
 
+/* mmap() at offset @off of a VM fd: 0 and the mapping in *@p, or -errno. */
+static int vm_mmap(int vm, __u64 off, size_t len, int prot, void **p)
+{
+	*p = mmap(NULL, len, prot, MAP_SHARED, vm, (off_t)off);
+	return *p == MAP_FAILED ? -errno : 0;
+}
+
+/*
+ * Core routes a VM-fd mmap by bits 32-39 of the offset to the component
+ * owning that ioctl number; core's own numbers, unowned numbers and VMs
+ * older than the component answer ENODEV, offsets beyond bit 39 EINVAL.
+ */
+TEST_F(comp, vm_mmap)
+{
+	int old_vm, vm, domid;
+	void *p;
+
+	old_vm = create_vm(_metadata, self->dev);
+	load_module(_metadata, VEXT_TEST_COMP_MODULE, NULL);
+	vm = create_vm(_metadata, self->dev);
+	domid = get_domid(_metadata, vm);
+
+	ASSERT_EQ(0, vm_mmap(vm, VEXT_TEST_MMAP_OFFSET, PAGE, PROT_READ, &p));
+	EXPECT_EQ(VEXT_TEST_MMAP_MAGIC + domid, *(__u64 *)p);
+	/* The component's own checks: read-only, one page, its offset. */
+	EXPECT_NE(0, mprotect(p, PAGE, PROT_READ | PROT_WRITE));
+	munmap(p, PAGE);
+	EXPECT_EQ(-EINVAL, vm_mmap(vm, VEXT_TEST_MMAP_OFFSET, PAGE,
+				   PROT_READ | PROT_WRITE, &p));
+	EXPECT_EQ(-EINVAL, vm_mmap(vm, VEXT_TEST_MMAP_OFFSET, 2 * PAGE,
+				   PROT_READ, &p));
+	EXPECT_EQ(-EINVAL, vm_mmap(vm, VEXT_TEST_MMAP_OFFSET + PAGE, PAGE,
+				   PROT_READ, &p));
+	EXPECT_EQ(-EINVAL, vm_mmap(vm, VEXT_MMAP_OFFSET(0xff), PAGE,
+				   PROT_READ, &p));
+
+	/* Core's numbers, an unowned number, beyond the 40-bit space. */
+	EXPECT_EQ(-ENODEV, vm_mmap(vm, 0, PAGE, PROT_READ, &p));
+	EXPECT_EQ(-ENODEV, vm_mmap(vm, VEXT_MMAP_OFFSET(0x1f), PAGE,
+				   PROT_READ, &p));
+	EXPECT_EQ(-ENODEV, vm_mmap(vm, VEXT_MMAP_OFFSET(0xef), PAGE,
+				   PROT_READ, &p));
+	EXPECT_EQ(-EINVAL, vm_mmap(vm, VEXT_MMAP_OFFSET(0x100), PAGE,
+				   PROT_READ, &p));
+	/* A VM created before the component was loaded is not attached. */
+	EXPECT_EQ(-ENODEV, vm_mmap(old_vm, VEXT_TEST_MMAP_OFFSET, PAGE,
+				   PROT_READ, &p));
+
+	/* A live mapping holds the VM, so the module stays pinned. */
+	ASSERT_EQ(0, vm_mmap(vm, VEXT_TEST_MMAP_OFFSET, PAGE, PROT_READ, &p));
+	close(vm);
+	EXPECT_EQ(1, comp_param(_metadata, "live_vms"));
+	EXPECT_EQ(VEXT_MOD_IN_USE, vext_mod_remove(VEXT_TEST_COMP_MODULE));
+	EXPECT_EQ(VEXT_TEST_MMAP_MAGIC + domid, *(__u64 *)p);
+	munmap(p, PAGE);
+	EXPECT_EQ(0, comp_param(_metadata, "live_vms"));
+	EXPECT_EQ(0, vext_mod_remove(VEXT_TEST_COMP_MODULE));
+	close(old_vm);
+}
+
 TEST_F(comp, vcpu_ioctl)
 {
 	static const unsigned long ids[] = { 0, 1, 5, 63, 512, 1023 };

@@ -7,7 +7,9 @@
  * slot, shows a loaded vCPU thread's preemption counters (vext_pn),
  * assigns QEMU's edu device at 0000:00:04.0 to the VM (vext_assign: bound
  * to vext-pci, PCI 2.3 mode) and prints the interrupts it delivers through
- * an eventfd, then closes everything. Exits 0 on success; on failure it prints
+ * an eventfd, lets the VM grant a page of its memory to a backend process
+ * that reads it through its own VM (vext_gnt), then closes everything.
+ * Exits 0 on success; on failure it prints
  * what failed and why, and exits 1.
  *
  * Later features extend this demo with their own step.
@@ -26,6 +28,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/vext.h>
 
@@ -295,6 +298,118 @@ static int fail(const char *what)
 	return 1;
 }
 
+/* The backend, a forked process acting through a VM of its own. */
+static int grant_backend(int guest, int up, int down)
+{
+	struct vext_gnttab_op op = {
+		.cmd = VEXT_GNTTABOP_map_grant_ref, .domid = guest, .ref = 8,
+		.flags = VEXT_GNTMAP_readonly,
+	};
+	/*
+	 * The kernel retries eagain for us: the guest's page is still shared
+	 * copy-on-write with this child right after fork(), so vext first
+	 * has it unshared (faulted in) before it can pin it.
+	 */
+	struct vext_gnttab_batch b = {
+		.ops = (unsigned long)&op, .count = 1,
+		.flags = VEXT_GNTTAB_RETRY_EAGAIN,
+	};
+	int dev, vm, domid;
+	char *p, c;
+
+	dev = open("/dev/vext", O_RDWR | O_CLOEXEC);
+	vm = dev < 0 ? -1 : ioctl(dev, VEXT_CREATE_VM, 0);
+	domid = vm < 0 ? -1 : ioctl(vm, VEXT_GET_DOMID, 0);
+	if (write(up, &domid, sizeof(domid)) != sizeof(domid) || domid < 0)
+		return 1;
+	if (read(down, &c, 1) != 1)
+		return 1;
+	if (ioctl(vm, VEXT_GNTTAB_OP, &b) < 0 || op.status) {
+		fprintf(stderr, "%s: backend: map failed (%d)\n", prog, op.status);
+		return 1;
+	}
+	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, vm, op.index);
+	if (p == MAP_FAILED)
+		return fail("backend: mmap of the grant");
+	printf("backend (domain %d): mapped grant 8 of domain %d as handle %u: \"%s\"\n",
+	       domid, guest, op.handle, p);
+	fflush(stdout);
+	/* Let the guest look at its entry while the page is mapped. */
+	if (write(up, "m", 1) != 1 || read(down, &c, 1) != 1)
+		return 1;
+	munmap(p, 4096);
+	op.cmd = VEXT_GNTTABOP_unmap_grant_ref;
+	if (ioctl(vm, VEXT_GNTTAB_OP, &b) < 0 || op.status)
+		return 1;
+	printf("backend: unmapped\n");
+	return 0;
+}
+
+/* vext_gnt: this VM grants one page, a forked backend reads it. */
+static int demo_grants(int vm, int domid, char *mem)
+{
+	struct vext_gnt_setup_table st = { .nr_frames = 1 };
+	struct vext_grant_entry_v1 *table;
+	int up[2], down[2], backend = -1, status, ret = 1;
+	pid_t pid;
+	char c;
+
+	if (ioctl(vm, VEXT_GNT_SETUP_TABLE, &st) < 0)
+		return fail("VEXT_GNT_SETUP_TABLE");
+	table = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, vm,
+		     VEXT_GNT_TABLE_OFFSET);
+	if (table == MAP_FAILED)
+		return fail("mmap of the grant table");
+	snprintf(mem + 0x1000, 64, "hello from domain %d's page at gpa 0x1000",
+		 domid);
+	if (pipe2(up, O_CLOEXEC) || pipe2(down, O_CLOEXEC))
+		return fail("pipe");
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return fail("fork");
+	if (!pid) {
+		close(up[0]);
+		close(down[1]);
+		_exit(grant_backend(domid, up[1], down[0]));
+	}
+	close(up[1]);
+	close(down[0]);
+	if (read(up[0], &backend, sizeof(backend)) != sizeof(backend) ||
+	    backend < 0)
+		goto out;
+	/* Grant ref 8: gpfn 1, read-only, to the backend's domain. */
+	table[8].frame = 1;
+	table[8].domid = backend;
+	__atomic_store_n(&table[8].flags,
+			 VEXT_GTF_permit_access | VEXT_GTF_readonly,
+			 __ATOMIC_RELEASE);
+	printf("guest (domain %d): granted gpfn 1 read-only to domain %d as ref 8\n",
+	       domid, backend);
+	fflush(stdout);
+	if (write(down[1], "g", 1) != 1 || read(up[0], &c, 1) != 1)
+		goto out;
+	printf("guest: while mapped, entry 8 flags = %#x (reading set by vext)\n",
+	       __atomic_load_n(&table[8].flags, __ATOMIC_ACQUIRE));
+	fflush(stdout);
+	if (write(down[1], "u", 1) != 1)
+		goto out;
+	ret = 0;
+out:
+	close(down[1]);
+	close(up[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		ret = 1;
+	if (!ret)
+		printf("guest: after the unmap, entry 8 flags = %#x\n",
+		       __atomic_load_n(&table[8].flags, __ATOMIC_ACQUIRE));
+	else
+		fprintf(stderr, "%s: the grant demo failed\n", prog);
+	munmap(table, 4096);
+	return ret;
+}
+
 int main(void)
 {
 	struct vext_vcpu_shared *shared[DEMO_VCPUS] = { NULL };
@@ -394,6 +509,13 @@ int main(void)
 			goto out;
 	} else {
 		printf("vext_assign not loaded: no device assignment\n");
+	}
+	if (ioctl(dev, VEXT_CHECK_EXTENSION, VEXT_CAP_GRANT_TABLE) > 0) {
+		ret = demo_grants(vm, domid, mem);
+		if (ret)
+			goto out;
+	} else {
+		printf("vext_gnt not loaded: no grant tables\n");
 	}
 	ret = 0;
 

@@ -55,4 +55,23 @@ static inline bool vext_task_runnable(struct task_struct *p)
 #endif
 }
 
+/*
+ * pin_user_pages_remote() without the vmas argument that 6.5 removed. The
+ * caller holds @mm's mmap lock; @locked as for the kernel function.
+ */
+static inline long vext_pin_user_pages_remote(struct mm_struct *mm,
+					      unsigned long start,
+					      unsigned long nr_pages,
+					      unsigned int gup_flags,
+					      struct page **pages, int *locked)
+{
+#ifdef VEXT_HAVE_GUP_NO_VMAS
+	return pin_user_pages_remote(mm, start, nr_pages, gup_flags, pages,
+				     locked);
+#else
+	return pin_user_pages_remote(mm, start, nr_pages, gup_flags, pages,
+				     NULL, locked);
+#endif
+}
+
 #endif /* _VEXT_COMPAT_H */

@@ -13,3 +13,6 @@ VEXT_COMPAT_FLAGS += $(call vext_probe,void eventfd_signal\(struct eventfd_ctx \
 # 6.12: task_is_runnable(); since delayed dequeue (6.12) ->on_rq alone no
 # longer means "runnable" (KVM's syzbot fix).
 VEXT_COMPAT_FLAGS += $(call vext_probe,static inline bool task_is_runnable,include/linux/sched.h,VEXT_HAVE_TASK_IS_RUNNABLE)
+# 6.5: the gup calls lost their vmas argument (get_user_page_vma_remote()
+# came with that change).
+VEXT_COMPAT_FLAGS += $(call vext_probe,static inline struct page \*get_user_page_vma_remote,include/linux/mm.h,VEXT_HAVE_GUP_NO_VMAS)

@@ -100,6 +100,12 @@ struct vext_vcpu {
  * @vcpu_destroy:   called when a vCPU is freed, before @vm_destroy (optional)
  * @vm_ioctl:       handles VM-fd ioctls in [@ioctl_first, @ioctl_last]
  * @vcpu_ioctl:     handles vCPU-fd ioctls in [@ioctl_first, @ioctl_last]
+ * @vm_mmap:        handles mmap() of the VM fd at byte offsets
+ *                  VEXT_MMAP_OFFSET(nr) .. VEXT_MMAP_OFFSET(nr + 1) - 1 for
+ *                  every nr in [@ioctl_first, @ioctl_last] (optional: such
+ *                  offsets fail with -ENODEV without it). Called with the
+ *                  caller's mmap lock held for writing, in the process that
+ *                  created the VM; @vma->vm_file is the VM fd's file
  * @id:             slot index assigned by core, valid while registered
  *
  * ioctl handlers run in process context with no core lock held and may
@@ -120,6 +126,7 @@ struct vext_component {
 	long (*vm_ioctl)(struct vext_vm *vm, unsigned int cmd, unsigned long arg);
 	long (*vcpu_ioctl)(struct vext_vcpu *vcpu, unsigned int cmd,
 			   unsigned long arg);
+	int (*vm_mmap)(struct vext_vm *vm, struct vm_area_struct *vma);
 	unsigned int id;
 };
 

@@ -8,6 +8,7 @@
  *
  *  - capability VEXT_TEST_CAP, answered with VEXT_TEST_CAP_VALUE;
  *  - VM ioctl VEXT_TEST_ECHO and vCPU ioctl VEXT_TEST_VCPU_ID;
+ *  - VM-fd mmap at VEXT_TEST_MMAP_OFFSET (core's vm_mmap routing);
  *  - per-VM and per-vCPU private data, with the number of live ones in the
  *    read-only parameters live_vms and live_vcpus;
  *  - fault injection: writing 1 to parameter fail_vm_init makes every
@@ -20,6 +21,7 @@
  */
 #include <linux/atomic.h>
 #include <linux/kernel.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
@@ -71,9 +73,11 @@ MODULE_PARM_DESC(live_vcpus, "vCPUs this component is attached to");
 /**
  * struct vext_test_vm - the component's private data for one VM
  * @domid: the VM's domid, copied at vm_init
+ * @page:  the page served by vm_mmap
  */
 struct vext_test_vm {
 	u16 domid;
+	struct page *page;
 };
 
 /**
@@ -112,6 +116,12 @@ static int vext_test_vm_init(struct vext_vm *vm)
 	tvm = kzalloc(sizeof(*tvm), GFP_KERNEL_ACCOUNT);
 	if (!tvm)
 		return -ENOMEM;
+	tvm->page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!tvm->page) {
+		kfree(tvm);
+		return -ENOMEM;
+	}
+	*(u64 *)page_address(tvm->page) = VEXT_TEST_MMAP_MAGIC + vm->domid;
 	tvm->domid = vm->domid;
 	vm->comp_data[vext_test_comp.id] = tvm;
 	atomic_inc(&live_vms);
@@ -124,7 +134,10 @@ static int vext_test_vm_init(struct vext_vm *vm)
  */
 static void vext_test_vm_destroy(struct vext_vm *vm)
 {
-	kfree(vext_vm_data(vm, &vext_test_comp));
+	struct vext_test_vm *tvm = vext_vm_data(vm, &vext_test_comp);
+
+	__free_page(tvm->page);
+	kfree(tvm);
 	vm->comp_data[vext_test_comp.id] = NULL;
 	atomic_dec(&live_vms);
 }
@@ -211,6 +224,26 @@ static long vext_test_vcpu_ioctl(struct vext_vcpu *vcpu, unsigned int cmd,
 	return -ENOTTY;
 }
 
+/**
+ * vext_test_vm_mmap() - map the VM's test page read-only
+ * @vm:  the VM
+ * @vma: the mapping, at an offset of the component's range
+ *
+ * Return: 0, or -EINVAL for another offset, more than a page or PROT_WRITE.
+ */
+static int vext_test_vm_mmap(struct vext_vm *vm, struct vm_area_struct *vma)
+{
+	struct vext_test_vm *tvm = vext_vm_data(vm, &vext_test_comp);
+
+	if (vma->vm_pgoff != VEXT_TEST_MMAP_OFFSET >> PAGE_SHIFT ||
+	    vma->vm_end - vma->vm_start != PAGE_SIZE ||
+	    (vma->vm_flags & VM_WRITE))
+		return -EINVAL;
+	vm_flags_clear(vma, VM_MAYWRITE);
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	return vm_insert_page(vma, vma->vm_start, tvm->page);
+}
+
 static const u32 vext_test_caps[] = { VEXT_TEST_CAP };
 
 static struct vext_component vext_test_comp = {
@@ -225,6 +258,7 @@ static struct vext_component vext_test_comp = {
 	.vcpu_destroy		= vext_test_vcpu_destroy,
 	.vm_ioctl		= vext_test_vm_ioctl,
 	.vcpu_ioctl		= vext_test_vcpu_ioctl,
+	.vm_mmap		= vext_test_vm_mmap,
 };
 
 /* Empty components for the registry-limit tests (parameters extra/overlap). */

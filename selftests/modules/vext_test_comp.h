@@ -35,6 +35,15 @@
 #define VEXT_TEST_VCPU_ID		_IO(VEXTIO, 0xf1)
 
 /*
+ * VM-fd mmap at VEXT_TEST_MMAP_OFFSET (the component's first ioctl number,
+ * through core's offset routing): one read-only page whose first __u64 is
+ * VEXT_TEST_MMAP_MAGIC + the VM's domid. Any other offset of the
+ * component's range, a longer mapping or PROT_WRITE: -EINVAL.
+ */
+#define VEXT_TEST_MMAP_OFFSET		VEXT_MMAP_OFFSET(VEXT_TEST_IOCTL_FIRST)
+#define VEXT_TEST_MMAP_MAGIC		0x7e57000000000000ULL
+
+/*
  * Registry-limit tests: module parameter "extra=N" registers N more empty
  * components, the i-th owning the single ioctl number
  * VEXT_TEST_EXTRA_FIRST + i (inside the reserved 0x80-0xef block);

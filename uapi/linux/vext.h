@@ -49,6 +49,16 @@
  */
 #define VEXTIO			0xA7
 
+/*
+ * mmap() offsets of a VM fd are split the same way: bits 32-39 of the byte
+ * offset name an ioctl number, and the component owning that number serves
+ * the mapping (bits 0-31 are its own). Offsets whose number no attached
+ * component owns fail with ENODEV; offsets of 2^40 and above with EINVAL.
+ * 32-bit callers need a 64-bit off_t (mmap64).
+ */
+#define VEXT_MMAP_SHIFT		32
+#define VEXT_MMAP_OFFSET(nr)	((__u64)(nr) << VEXT_MMAP_SHIFT)
+
 /* Capabilities, the argument of VEXT_CHECK_EXTENSION. 0 means "absent". */
 #define VEXT_CAP_CORE			0	/* always 1 */
 #define VEXT_CAP_MAX_VCPUS		1	/* max vCPUs per VM */
@@ -331,5 +341,177 @@ struct vext_assigned_dev_info {
 /* Argument: the assigned_dev_id. Acks the delivered interrupt. */
 #define VEXT_ASSIGNED_DEV_UNMASK	_IO(VEXTIO, 0x45)
 #define VEXT_ASSIGNED_DEV_INFO		_IOWR(VEXTIO, 0x46, struct vext_assigned_dev_info)
+/* ---- vext_gnt (0x60-0x7f): grant tables ----------------------------- */
+
+/*
+ * Every VM is a domain with a grant table in Xen's v1 layout. See
+ * Documentation/api.rst ("Grant tables") for the model, the rules a map
+ * follows and the eagain policy. Names and numbers below follow Xen's
+ * include/xen/interface/grant_table.h with a VEXT_ prefix.
+ */
+
+/* Grant table size: at most 64 frames of 512 entries, 32768 grants. */
+#define VEXT_GNT_MAX_FRAMES		64
+#define VEXT_GNT_ENTRIES_PER_FRAME	512
+/* Mapped grants (handles) one domain may hold at once. */
+#define VEXT_GNT_MAX_HANDLES		65536
+/* Ops in one VEXT_GNTTAB_OP batch (gntdev's limit too). */
+#define VEXT_GNTTAB_MAX_OPS		65536
+/* Xen's DOMID_SELF: "the domain of the VM fd" in the physmap ioctls. */
+#define VEXT_DOMID_SELF			0x7ff0
+
+/*
+ * VM-fd mmap offsets of vext_gnt: table frame i at VEXT_GNT_TABLE_OFFSET +
+ * i * 4096; the page of grant handle h at VEXT_GNT_MAP_OFFSET + h * 4096
+ * (the index a MAP op returns). Both MAP_SHARED only.
+ */
+#define VEXT_GNT_TABLE_OFFSET		VEXT_MMAP_OFFSET(0x60)
+#define VEXT_GNT_MAP_OFFSET		VEXT_MMAP_OFFSET(0x61)
+
+/*
+ * struct vext_grant_entry_v1 - one grant, written by the granting domain
+ * @flags: VEXT_GTF_* (type, permissions; reading/writing set by vext)
+ * @domid: the domain allowed to use the grant
+ * @frame: the guest frame number (gpfn) granted
+ */
+struct vext_grant_entry_v1 {
+	__u16 flags;
+	__u16 domid;
+	__u32 frame;
+};
+
+#define VEXT_GTF_invalid		0
+#define VEXT_GTF_permit_access		1
+#define VEXT_GTF_accept_transfer	2	/* not supported */
+#define VEXT_GTF_transitive		3	/* v2 only, not supported */
+#define VEXT_GTF_type_mask		3
+#define VEXT_GTF_readonly		_BITUL(2)
+#define VEXT_GTF_reading		_BITUL(3)
+#define VEXT_GTF_writing		_BITUL(4)
+
+/* Per-op status codes: Xen's GNTST_* values. */
+#define VEXT_GNTST_okay			0
+#define VEXT_GNTST_general_error	(-1)
+#define VEXT_GNTST_bad_domain		(-2)
+#define VEXT_GNTST_bad_gntref		(-3)
+#define VEXT_GNTST_bad_handle		(-4)
+#define VEXT_GNTST_bad_virt_addr	(-5)
+#define VEXT_GNTST_bad_dev_addr		(-6)
+#define VEXT_GNTST_no_device_space	(-7)
+#define VEXT_GNTST_permission_denied	(-8)
+#define VEXT_GNTST_bad_page		(-9)
+#define VEXT_GNTST_bad_copy_arg		(-10)
+#define VEXT_GNTST_address_too_big	(-11)
+#define VEXT_GNTST_eagain		(-12)
+#define VEXT_GNTST_no_space		(-13)
+
+/*
+ * VM ioctl. Grow the VM's grant table to @nr_frames frames (1 ..
+ * VEXT_GNT_MAX_FRAMES); a smaller number than the current one changes
+ * nothing. Returns the number of frames the table has.
+ */
+#define VEXT_GNT_SETUP_TABLE		_IOW(VEXTIO, 0x60, struct vext_gnt_setup_table)
+
+struct vext_gnt_setup_table {
+	__u32 nr_frames;
+	__u32 flags;		/* must be 0 */
+};
+
+/* VM ioctl: a batch of grant ops performed as the VM's domain. */
+#define VEXT_GNTTAB_OP			_IOW(VEXTIO, 0x61, struct vext_gnttab_batch)
+
+/*
+ * struct vext_gnttab_batch - argument of VEXT_GNTTAB_OP
+ * @ops:   user address of @count struct vext_gnttab_op; each op's status
+ *         (and, for MAP, handle and index) is written back
+ * @count: number of ops, at most VEXT_GNTTAB_MAX_OPS
+ * @flags: VEXT_GNTTAB_* flags
+ */
+struct vext_gnttab_batch {
+	__u64 ops;
+	__u32 count;
+	__u32 flags;
+};
+
+/* Retry eagain ops in the kernel with the bounded backoff (api.rst). */
+#define VEXT_GNTTAB_RETRY_EAGAIN	_BITUL(0)
+#define VEXT_GNTTAB_VALID_FLAGS		VEXT_GNTTAB_RETRY_EAGAIN
+
+#define VEXT_GNTTABOP_map_grant_ref	0
+#define VEXT_GNTTABOP_unmap_grant_ref	1
+#define VEXT_GNTTABOP_copy		2
+
+/*
+ * struct vext_gnttab_op - one grant op
+ * @cmd:    VEXT_GNTTABOP_*
+ * @status: out: VEXT_GNTST_*
+ * @domid:  MAP, COPY: the granting domain
+ * @flags:  MAP: VEXT_GNTMAP_*; COPY: VEXT_GNTCOPY_*
+ * @ref:    MAP, COPY: the grant reference in @domid's table
+ * @handle: MAP: out, the new handle; UNMAP: in, the handle to release
+ * @index:  MAP: out, the mmap offset of the mapped page on the VM fd
+ * @buf:    COPY: the local buffer (an address in the caller)
+ * @offset: COPY: byte offset in the granted page
+ * @len:    COPY: bytes; @offset + @len may not cross the page
+ * @pad:    must be 0
+ */
+struct vext_gnttab_op {
+	__u16 cmd;
+	__s16 status;
+	__u16 domid;
+	__u16 flags;
+	__u32 ref;
+	__u32 handle;
+	__u64 index;
+	__u64 buf;
+	__u16 offset;
+	__u16 len;
+	__u32 pad;
+};
+
+/* MAP flags. GNTMAP_readonly keeps Xen's value. */
+#define VEXT_GNTMAP_readonly		_BITUL(2)
+/*
+ * Check and hold the grant now, pin its page at mmap() time: mmap then
+ * fails with EAGAIN while the page is not resident (gntdev's behaviour).
+ */
+#define VEXT_GNTMAP_defer		_BITUL(8)
+#define VEXT_GNTMAP_VALID_FLAGS		(VEXT_GNTMAP_readonly | VEXT_GNTMAP_defer)
+
+/* COPY flags: the default direction is from the grant into @buf. */
+#define VEXT_GNTCOPY_to_grant		_BITUL(0)
+#define VEXT_GNTCOPY_VALID_FLAGS	VEXT_GNTCOPY_to_grant
+
+/* XENMAPSPACE_grant_table: @idx is a grant table frame. */
+#define VEXT_MAPSPACE_grant_table	1
+
+/*
+ * VM ioctl: place frame @idx of @space at guest frame @gpfn of domain
+ * @domid's physmap (which must be the VM's own: its domid or
+ * VEXT_DOMID_SELF; -EPERM otherwise). Replaces what was at @gpfn; a frame
+ * placed before at another gpfn moves.
+ */
+#define VEXT_ADD_TO_PHYSMAP		_IOW(VEXTIO, 0x62, struct vext_add_to_physmap)
+
+struct vext_add_to_physmap {
+	__u16 domid;
+	__u16 pad0;
+	__u32 space;
+	__u64 idx;
+	__u64 gpfn;
+};
+
+/*
+ * VM ioctl: remove whatever is at @gpfn of domain @domid's physmap (same
+ * permission rule); grants naming @gpfn then fail with bad_page.
+ */
+#define VEXT_REMOVE_FROM_PHYSMAP	_IOW(VEXTIO, 0x63, struct vext_remove_from_physmap)
+
+struct vext_remove_from_physmap {
+	__u16 domid;
+	__u16 pad0;
+	__u32 pad1;
+	__u64 gpfn;
+};
 
 #endif /* _UAPI_LINUX_VEXT_H */

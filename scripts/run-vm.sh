@@ -5,7 +5,7 @@
 #
 #   run-vm.sh --mode MODE --kver KVER --initrd FILE --dir DIR
 #             [--bound SECS] [--test-timeout SECS] [--follow console|report]
-#             [--tests GLOB]
+#             [--tests GLOB] [--append WORDS]
 #
 #   --mode MODE          test | selftest | run | bench: passed to the init
 #                        as vext.mode= (see vm-init.sh); selects the machine
@@ -20,6 +20,8 @@
 #                        (default 240)
 #   --follow WHAT        print that log on stdout while the VM runs
 #   --tests GLOB         test mode: run only the test binaries matching GLOB
+#   --append WORDS       more kernel command line words for the init
+#                        (vext.fuzz_seconds=N ..., see vm-init.sh)
 #
 # Machines. test and run boot the 'pc' machine with the devices the shared
 # IRQ tests need: e1000 at slot 3 and edu at slots 4, 7 and 8. QEMU's PIIX
@@ -34,6 +36,7 @@
 set -euo pipefail
 
 mode='' kver='' initrd='' dir='' bound=600 test_timeout=240 follow='' tests=''
+extra=''
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--mode) mode=$2; shift ;;
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
 	--test-timeout) test_timeout=$2; shift ;;
 	--follow) follow=$2; shift ;;
 	--tests) tests=$2; shift ;;
+	--append) extra=$2; shift ;;
 	*) echo "run-vm: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -89,6 +93,7 @@ level=loglevel=5
 [ "$mode" = run ] && level=quiet
 append="console=ttyS0 $level panic=-1 vext.mode=$mode vext.timeout=$test_timeout"
 [ -z "$tests" ] || append="$append vext.tests=$tests"
+[ -z "$extra" ] || append="$append $extra"
 
 # Single-threaded TCG: with Debian 12's QEMU 7.2, multi-threaded TCG lets a
 # vCPU keep running stale translations of kernel text patched by another

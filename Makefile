@@ -3,6 +3,8 @@
 # vext top-level Makefile.
 #
 #   make                 build the modules against $(KDIR)
+#   KERNEL=ROW           any target on another row of the kernel matrix
+#                        (stock, 6.12, rt, debug: scripts/row.sh)
 #   make W=1 C=1         ... with extra warnings and sparse
 #   make modules-6.12    build a copy of the tree against the 6.12 LTS headers
 #   make install         install into /lib/modules/$(KVER)/updates/vext, run depmod,
@@ -10,15 +12,23 @@
 #   make check           build everything, boot the test VM, run the kselftests
 #   make run             boot the demo VM and run tools/vext-demo
 #   make bench           run the benchmarks in the VM (JSON in .build/bench)
-#   make lint            checkpatch.pl --strict over every C source
+#   make lint            checkpatch.pl --strict, coccicheck, and W=1 C=1 builds
+#                        for 6.1 and 6.12: any finding fails
+#   make debug-kernel    build the debug row's kernel (cached outside the tree)
 #   make clean           leave the tree as checked out
 
 VEXT_ROOT := $(CURDIR)
 export VEXT_ROOT
 
-# The kernel we build for: Debian's linux-image-amd64 (6.1), never uname -r.
-KVER ?= $(shell $(VEXT_ROOT)/scripts/kver.sh 6.1)
-KDIR ?= /lib/modules/$(KVER)/build
+# The kernel we build for and boot: a row of the test matrix
+# (scripts/row.sh): stock (Debian's linux-image-amd64, 6.1; the default),
+# 6.12, rt or debug. Never uname -r.
+KERNEL ?= stock
+export KERNEL
+KVER ?= $(shell $(VEXT_ROOT)/scripts/row.sh $(KERNEL) kver)
+KDIR ?= $(shell $(VEXT_ROOT)/scripts/row.sh $(KERNEL) kdir)
+VMLINUZ ?= $(shell $(VEXT_ROOT)/scripts/row.sh $(KERNEL) vmlinuz)
+MODDIR ?= $(shell $(VEXT_ROOT)/scripts/row.sh $(KERNEL) moddir)
 KVER_612 ?= $(shell $(VEXT_ROOT)/scripts/kver.sh 6.12)
 KDIR_612 ?= /lib/modules/$(KVER_612)/build
 
@@ -30,7 +40,7 @@ CXX ?= g++
 KBUILD = $(MAKE) -C $(KDIR) M=$(VEXT_ROOT) VEXT_ROOT=$(VEXT_ROOT)
 
 .PHONY: all modules test-modules selftests tools uapi-check modules-6.12 \
-	install uninstall clean deps lint
+	install uninstall clean deps lint lint-style checkpatch coccicheck debug-kernel
 
 all: modules
 
@@ -77,9 +87,23 @@ uninstall:
 	rm -f $(DESTDIR)/etc/udev/rules.d/99-vext.rules
 	depmod -a $(KVER)
 
-# checkpatch.pl --strict on every C file (taken from linux-source-6.1).
-lint:
+# The lint gate: checkpatch.pl --strict and the kernel's semantic patches
+# (both from linux-source-6.1), then W=1 C=1 builds of the suite and the
+# test modules for 6.1 and 6.12 in private copies of the tree (the work
+# tree's objects are left alone), where any warning fails.
+lint: lint-style
+	@$(VEXT_ROOT)/scripts/lint-build.sh
+
+lint-style: checkpatch coccicheck
+
+checkpatch:
 	$(VEXT_ROOT)/scripts/lint.sh
+
+coccicheck:
+	$(VEXT_ROOT)/scripts/coccicheck.sh
+
+debug-kernel:
+	$(VEXT_ROOT)/scripts/debug-kernel.sh
 
 deps:
 	$(VEXT_ROOT)/scripts/deps.sh

@@ -3,27 +3,40 @@
 #
 # The 'make check' pipeline (run by scripts/vm.mk after 'make deps').
 #
-#  1. Build steps, each one result line:
-#       modules 6.1 W=1 C=1     (from clean, so every file is compiled and
-#                                checked; any "warning:" fails the step)
-#       test-modules W=1 C=1    (needs modules)
-#       selftests, tools, uapi-check
-#       modules 6.12 W=1 C=1    (any "warning:" fails the step)
-#       lint                    (checkpatch.pl --strict, DESIGN.md's rule)
-#     A step whose prerequisite failed is not run and counts as failed.
-#  2. The initramfs (needs modules, test-modules, selftests).
-#  3. The test boot: every kselftest in the VM, then vext-demo with the suite
-#     loaded, judged by vm-verdict.sh (the TAP is printed as it arrives).
-#  4. The runner self-test: a boot that loads vext_splat (it WARNs). It passes
-#     only if the same vm-verdict.sh reported that boot as failed and named
-#     the WARNING.
-#  5. "N passed, N failed, N skipped" as the very last line; the exit status
+# KERNEL selects the rows of the kernel matrix (scripts/row.sh): stock (the
+# default: Debian's 6.1), 6.12, rt, debug, a list of them ("stock 6.12"),
+# or all (= stock 6.12 rt debug, what CI runs).
+#
+#  1. Build steps shared by the rows, each one result line: selftests,
+#     tools, uapi-check, checkpatch.pl --strict, coccicheck, and modules
+#     6.12 W=1 C=1 when the 6.12 row is not run (the suite must always
+#     build there). A step whose prerequisite failed is not run and counts
+#     as failed.
+#  2. Per row:
+#       the debug kernel (debug row; cached: scripts/debug-kernel.sh)
+#       modules W=1 C=1        from clean, so every file is compiled and
+#                              checked against that kernel; any "warning:"
+#                              fails the step
+#       test-modules W=1 C=1   (needs modules)
+#       initramfs              (+ the *_dtest binaries on the debug row)
+#       the test boot          every kselftest in the VM, then vext-demo with
+#                              the suite loaded, judged by vm-verdict.sh (the
+#                              TAP is printed as it arrives)
+#       runner self-test       a boot that loads vext_splat (it WARNs): passes
+#                              only if the same vm-verdict.sh reported that
+#                              boot as failed and named the WARNING; on the
+#                              debug row also vext_sleep_atomic (a static key
+#                              flipped with preemption off, silent on a stock
+#                              kernel), which must be caught as "sleeping
+#                              function called from invalid context"
+#  3. "N passed, N failed, N skipped" as the very last line; the exit status
 #     is 1 if anything failed or nothing passed.
 #
-# Environment: MAKE (the make to run, from vm.mk), VEXT_VM_BOUND (bound of
-# the test boot, default 600 s), VEXT_TEST_TIMEOUT (bound of one test binary
-# inside the VM, default 240 s), VEXT_SELFTEST_BOUND (default 180 s).
-# Logs go to .build/check/.
+# Environment: MAKE (the make to run, from vm.mk), KERNEL (rows), and the
+# bounds VEXT_VM_BOUND (the test boot, default 600 s; 2400 s on the debug
+# row), VEXT_TEST_TIMEOUT (one test binary inside the VM, default 240 s;
+# 900 s on the debug row), VEXT_SELFTEST_BOUND (default 180 s; 600 s on the
+# debug row). Logs go to .build/check/.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,9 +44,9 @@ scripts=$root/scripts
 make=${MAKE:-make}
 logs=$root/.build/check
 vmdir=$root/.build/vm
-bound=${VEXT_VM_BOUND:-600}
-test_timeout=${VEXT_TEST_TIMEOUT:-240}
-selftest_bound=${VEXT_SELFTEST_BOUND:-180}
+rows=${KERNEL:-stock}
+[ "$rows" = all ] && rows='stock 6.12 rt debug'
+rows=${rows//,/ }
 
 rm -rf "$logs"
 mkdir -p "$logs" "$vmdir"
@@ -114,83 +127,131 @@ m() {
 	"$make" --no-print-directory -C "$root" "$@"
 }
 
-# From clean: kbuild recompiles only what changed, and a file compiled
-# before without W=1 C=1 would never be checked.
-modules_from_clean() {
-	m vm-clean-modules && m modules W=1 C=1
-}
 
+echo "# vext check: rows: $rows"
 echo "# vext check: building"
-build modules "modules 6.1 W=1 C=1" 1 -- modules_from_clean
-build test-modules "test-modules 6.1 W=1 C=1" 1 modules -- m test-modules W=1 C=1
 build selftests "selftests" 0 -- m selftests
 build tools "tools" 0 -- m tools
 build uapi-check "uapi-check (C99 and C++)" 0 -- m uapi-check
-build modules-6.12 "modules 6.12 W=1 C=1" 1 -- m modules-6.12 W=1 C=1
-build lint "checkpatch.pl --strict (make lint)" 0 -- m lint
+build checkpatch "lint: checkpatch.pl --strict" 0 -- m checkpatch
+build coccicheck "lint: coccicheck (kernel semantic patches)" 0 -- m coccicheck
+case " $rows " in
+*" 6.12 "*) ;;
+*) build modules-6.12 "modules 6.12 W=1 C=1" 1 -- m modules-6.12 W=1 C=1 ;;
+esac
 
-# The kernel the VM boots: the Makefile's KVER (after 'make deps').
-kver=$(m -s vm-print-kver 2>"$logs/kver.log") || kver=
-initrd=$vmdir/initramfs-test.cpio
-if [ -z "$kver" ]; then
-	state[initramfs]=fail
-	result fail "vm: initramfs" "no kernel release (see $logs/kver.log)"
-else
-	# vext-demo goes in when it built; the init runs it after the tests.
-	demo=()
-	deps_ok tools && demo=(--with-demo)
-	build initramfs "initramfs for $kver" 0 modules test-modules selftests -- \
-		"$scripts/mkinitramfs.sh" --root "$root" --kver "$kver" \
-		--out "$initrd" --with-tests "${demo[@]}"
-fi
+# From clean: kbuild recompiles only what changed, and a file compiled
+# before without W=1 C=1 (or for another row's kernel) would never be
+# checked.
+modules_from_clean() {	# ROW
+	m KERNEL="$1" vm-clean-modules && m KERNEL="$1" modules W=1 C=1
+}
+test_modules_from_clean() {	# ROW
+	m KERNEL="$1" vm-clean-test-modules && m KERNEL="$1" test-modules W=1 C=1
+}
 
-# --- the test boot ------------------------------------------------------------------
-if deps_ok initramfs; then
-	echo "# vext check: booting the test VM ($kver, bound ${bound}s; logs in $vmdir/test)"
+# selftest_boot ROW MODULE SPLAT: the runner self-test, a boot that loads
+# MODULE; its verdict must be a failure whose dmesg check printed SPLAT
+# (a regular expression), and the boot's kernel log must show the splat in
+# MODULE's code (a "[MODULE]" frame or location).
+selftest_boot() {
+	local row=$1 module=$2 splat=$3 name dir verdict inner start
+	name="runner self-test [$row]: $module caught"
+	dir=$vmdir/$row/selftest-$module
+	verdict=$logs/$row-selftest-$module.verdict
+	echo "# vext check [$row]: runner self-test: booting with $module"
 	start=$SECONDS
-	"$scripts/run-vm.sh" --mode test --kver "$kver" --initrd "$initrd" \
-		--dir "$vmdir/test" --bound "$bound" --test-timeout "$test_timeout" \
-		--follow report |
-		"$scripts/vm-verdict.sh" --dir "$vmdir/test" --bound "$bound" \
-			--counts "$logs/test.counts"
-	echo "# test boot took $((SECONDS - start))s"
-	if read -r p f s <"$logs/test.counts"; then
-		passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-		[ "$f" -eq 0 ] || failures+=("test VM: $f failed (see above)")
-	else
-		result fail "vm: test boot" "no verdict"
-	fi
-else
-	result fail "vm: test boot" "not run: $missing_dep failed"
-fi
-
-# --- the runner self-test -----------------------------------------------------------
-# The same runner and verdict on a boot that WARNs: its verdict must be a
-# failure naming the WARNING of vext_splat. Its counts are not added.
-if deps_ok initramfs test-modules; then
-	echo "# vext check: runner self-test: booting with vext_splat (it WARNs)"
-	start=$SECONDS
-	"$scripts/run-vm.sh" --mode selftest --kver "$kver" --initrd "$initrd" \
-		--dir "$vmdir/selftest" --bound "$selftest_bound" --follow report |
-		"$scripts/vm-verdict.sh" --dir "$vmdir/selftest" \
-			--bound "$selftest_bound" --prefix '#   ' |
-		tee "$logs/selftest.verdict"
+	"$scripts/run-vm.sh" --mode selftest --kver "$kver" --kernel "$vmlinuz" \
+		--initrd "$initrd" --dir "$dir" --bound "$selftest_bound" \
+		--splat "$module" --follow report |
+		"$scripts/vm-verdict.sh" --dir "$dir" --bound "$selftest_bound" \
+			--prefix '#   ' | tee "$verdict"
 	inner=${PIPESTATUS[1]}
 	echo "# runner self-test boot took $((SECONDS - start))s"
 	if [ "$inner" -eq 0 ]; then
-		result fail "runner self-test: splat detected" "the verdict passed a boot that WARNed"
-	elif ! grep -q '^#   not ok dmesg clean' "$logs/selftest.verdict"; then
-		result fail "runner self-test: splat detected" "the dmesg check did not fail"
-	elif ! grep -E '^#   #   .*WARNING:' "$logs/selftest.verdict" | grep -q vext_splat; then
-		result fail "runner self-test: splat detected" "the verdict did not name vext_splat's WARNING"
-	elif grep -q '^#   not ok vm boot' "$logs/selftest.verdict"; then
-		result fail "runner self-test: splat detected" "the self-test VM did not finish"
+		result fail "$name" "the verdict passed a boot that loaded $module"
+	elif ! grep -q '^#   not ok dmesg clean' "$verdict"; then
+		result fail "$name" "the dmesg check did not fail"
+	elif ! grep -qE "^#   #   .*($splat)" "$verdict"; then
+		result fail "$name" "the verdict did not print '$splat'"
+	elif ! grep -q "\[$module\]" "$dir/report.log"; then
+		result fail "$name" "the kernel log does not place the splat in $module"
+	elif grep -q '^#   not ok vm boot' "$verdict"; then
+		result fail "$name" "the self-test VM did not finish"
 	else
-		result ok "runner self-test: splat detected"
+		result ok "$name"
 	fi
-else
-	result fail "runner self-test: splat detected" "not run: $missing_dep failed"
-fi
+}
+
+for row in $rows; do
+	rowstart=$SECONDS
+	echo "# vext check [$row]: building"
+	bound=${VEXT_VM_BOUND:-600}
+	test_timeout=${VEXT_TEST_TIMEOUT:-240}
+	selftest_bound=${VEXT_SELFTEST_BOUND:-180}
+	dtests=()
+	if [ "$row" = debug ]; then
+		# KASAN, lockdep and kmemleak under TCG: several times slower.
+		bound=${VEXT_VM_BOUND:-2400}
+		test_timeout=${VEXT_TEST_TIMEOUT:-900}
+		selftest_bound=${VEXT_SELFTEST_BOUND:-600}
+		dtests=(--with-dtests)
+		build debug-kernel-$row "debug kernel (scripts/debug-kernel.sh, cached)" 0 -- \
+			"$scripts/debug-kernel.sh"
+	fi
+	kver=$("$scripts/row.sh" "$row" kver 2>"$logs/$row-row.log") || kver=
+	vmlinuz=$("$scripts/row.sh" "$row" vmlinuz 2>>"$logs/$row-row.log") || vmlinuz=
+	moddir=$("$scripts/row.sh" "$row" moddir 2>>"$logs/$row-row.log") || moddir=
+	if [ -z "$kver" ]; then
+		result fail "build: kernel row $row" "unknown ($(head -n 1 "$logs/$row-row.log"))"
+		continue
+	fi
+	build modules-$row "modules $row ($kver) W=1 C=1" 1 -- modules_from_clean "$row"
+	build test-modules-$row "test-modules $row W=1 C=1" 1 modules-$row -- \
+		test_modules_from_clean "$row"
+	initrd=$vmdir/$row/initramfs-test.cpio
+	mkdir -p "$vmdir/$row"
+	# vext-demo goes in when it built; the init runs it after the tests.
+	demo=()
+	deps_ok tools && demo=(--with-demo)
+	build initramfs-$row "initramfs for $kver" 0 modules-$row test-modules-$row selftests -- \
+		"$scripts/mkinitramfs.sh" --root "$root" --kver "$kver" --moddir "$moddir" \
+		--out "$initrd" --with-tests "${dtests[@]}" "${demo[@]}"
+
+	# --- the test boot --------------------------------------------------
+	if deps_ok initramfs-$row; then
+		echo "# vext check [$row]: booting the test VM ($kver, bound ${bound}s; logs in $vmdir/$row/test)"
+		start=$SECONDS
+		"$scripts/run-vm.sh" --mode test --kver "$kver" --kernel "$vmlinuz" \
+			--initrd "$initrd" --dir "$vmdir/$row/test" --bound "$bound" \
+			--test-timeout "$test_timeout" --follow report |
+			"$scripts/vm-verdict.sh" --dir "$vmdir/$row/test" --bound "$bound" \
+				--counts "$logs/$row-test.counts"
+		echo "# test boot [$row] took $((SECONDS - start))s"
+		if read -r p f s <"$logs/$row-test.counts"; then
+			passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+			[ "$f" -eq 0 ] || failures+=("test VM [$row]: $f failed (see above)")
+		else
+			result fail "vm: test boot [$row]" "no verdict"
+		fi
+	else
+		result fail "vm: test boot [$row]" "not run: $missing_dep failed"
+	fi
+
+	# --- the runner self-test -------------------------------------------
+	# The same runner and verdict on boots that must fail; their counts are
+	# not added.
+	if deps_ok initramfs-$row; then
+		selftest_boot "$row" vext_splat 'WARNING:'
+		if [ "$row" = debug ]; then
+			selftest_boot "$row" vext_sleep_atomic \
+				'sleeping function called from invalid context'
+		fi
+	else
+		result fail "runner self-test [$row]" "not run: $missing_dep failed"
+	fi
+	echo "# row $row took $((SECONDS - rowstart))s"
+done
 
 if [ "${#failures[@]}" -gt 0 ]; then
 	echo "# failed:"

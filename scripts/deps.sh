@@ -16,7 +16,14 @@ set -eu
 #   build-essential, git            gcc/g++/make; git ls-files (modules-6.12)
 #   linux-image-amd64               the 6.1 kernel the test VM boots, its modules
 #   linux-headers-amd64             kbuild for 6.1
-#   linux-headers-6.12-amd64        kbuild for the 6.12 LTS build check
+#   linux-headers-6.12-amd64        kbuild for the 6.12 LTS build check and row
+#   linux-image-6.12-amd64          the 6.12 LTS row's kernel (KERNEL=6.12)
+#   linux-image-6.12-rt-amd64,      the PREEMPT_RT row (KERNEL=rt): kernel,
+#   linux-headers-6.12-rt-amd64     modules and kbuild
+#   ccache, flex, bison, bc,        the debug row's kernel, built from
+#   libelf-dev, libssl-dev          linux-source-6.1 (scripts/debug-kernel.sh)
+#   coccinelle                      make lint: the kernel's semantic patches
+#   dkms                            the DKMS install check (make check-dkms)
 #   linux-source-6.1                kselftest harness headers, checkpatch.pl
 #   sparse                          make C=1
 #   libkmod-dev, pkg-config         the selftests load modules through libkmod
@@ -27,8 +34,10 @@ set -eu
 #   xz-utils                        unpacks linux-source-6.1
 #   coreutils                       timeout, tail --pid (essential; listed for clarity)
 PACKAGES="build-essential git linux-image-amd64 linux-headers-amd64
-linux-headers-6.12-amd64 linux-source-6.1 sparse libkmod-dev pkg-config kmod
-busybox-static cpio qemu-system-x86 xz-utils coreutils"
+linux-headers-6.12-amd64 linux-image-6.12-amd64 linux-image-6.12-rt-amd64
+linux-headers-6.12-rt-amd64 linux-source-6.1 sparse libkmod-dev pkg-config kmod
+busybox-static cpio qemu-system-x86 xz-utils coreutils ccache flex bison bc
+libelf-dev libssl-dev coccinelle dkms"
 
 if [ "${1:-}" = "--list" ]; then
 	# shellcheck disable=SC2086 # one line, single spaces

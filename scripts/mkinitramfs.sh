@@ -3,14 +3,20 @@
 #
 # Build the initramfs the vext test VM boots (an uncompressed newc cpio).
 #
-#   mkinitramfs.sh --root DIR --kver KVER --out FILE [--with-tests] [--with-demo] [--with-bench]
+#   mkinitramfs.sh --root DIR --kver KVER --out FILE [--moddir DIR]
+#                  [--with-tests] [--with-dtests] [--with-demo] [--with-bench]
 #
 #   --root DIR     the vext tree (modules are taken from its module folders)
 #   --kver KVER    the kernel release the VM boots (its modules come from
 #                  /lib/modules/KVER/kernel of this machine)
 #   --out FILE     the cpio to write; FILE.d/ is the staging directory
+#   --moddir DIR   that kernel's modules, if not /lib/modules/KVER (the
+#                  debug row's modules_install output)
 #   --with-tests   add selftests/out/*_test under /tests and the test modules
 #                  (selftests/modules/*.ko) under extra/vext-test/
+#   --with-dtests  also add selftests/out/*_dtest: tests that need the debug
+#                  row's kernel (failslab, kmemleak); the init runs them
+#                  after the *_test ones
 #   --with-demo    add tools/vext-demo as /bin/vext-demo (required then)
 #   --with-bench   add bench/out/*_bench under /bench (make bench; at least
 #                  one is required then)
@@ -37,13 +43,15 @@ die() {
 	exit 1
 }
 
-root='' kver='' out='' with_tests=0 with_demo=0 with_bench=0
+root='' kver='' out='' moddir='' with_tests=0 with_dtests=0 with_demo=0 with_bench=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--root) root=$2; shift ;;
 	--kver) kver=$2; shift ;;
 	--out) out=$2; shift ;;
+	--moddir) moddir=$2; shift ;;
 	--with-tests) with_tests=1 ;;
+	--with-dtests) with_dtests=1 ;;
 	--with-demo) with_demo=1 ;;
 	--with-bench) with_bench=1 ;;
 	*) die "unknown argument '$1'" ;;
@@ -60,7 +68,13 @@ case "$out" in /*) ;; *) out=$PWD/$out ;; esac
 # modprobe and depmod live in /usr/sbin, which a user's PATH may lack.
 PATH=$PATH:/usr/sbin:/sbin
 scripts=$(cd "$(dirname "$0")" && pwd)
-moddir=/lib/modules/$kver
+moddir=${moddir:-/lib/modules/$kver}
+case "$moddir" in /*) ;; *) moddir=$PWD/$moddir ;; esac
+# modprobe -d BASE -S KVER reads BASE/lib/modules/KVER.
+modbase=${moddir%/lib/modules/"$kver"}
+modbase=${modbase:-/}
+[ "${modbase%/}/lib/modules/$kver" = "$moddir" ] ||
+	die "--moddir must end in /lib/modules/$kver"
 busybox=/bin/busybox
 kmod=/usr/bin/kmod
 
@@ -73,7 +87,7 @@ DISTRO_MODULES="e1000 irqbypass ccp kvm kvm-amd"
 # Where the suite's modules live; selftests/ is not among them.
 SUITE_DIRS="core percpu preempt_notify assigned_dev grant"
 
-[ -d "$moddir/kernel" ] || die "$moddir/kernel missing (is linux-image-$kver installed?)"
+[ -f "$moddir/modules.dep" ] || die "$moddir/modules.dep missing (is linux-image-$kver installed?)"
 [ -x "$busybox" ] || die "$busybox missing (apt-get install busybox-static)"
 [ -x "$kmod" ] || die "$kmod missing (apt-get install kmod)"
 command -v cpio >/dev/null || die "cpio missing (apt-get install cpio)"
@@ -107,7 +121,9 @@ done
 # Every test binary goes to /tests; the init runs them in sorted order.
 binaries=bin/kmod
 if [ "$with_tests" = 1 ]; then
-	for t in "$root"/selftests/out/*_test; do
+	dtests=
+	[ "$with_dtests" = 1 ] && dtests=$(echo "$root"/selftests/out/*_dtest)
+	for t in "$root"/selftests/out/*_test $dtests; do
 		if [ ! -f "$t" ] || [ ! -x "$t" ]; then
 			continue
 		fi
@@ -147,7 +163,7 @@ done
 # as modprobe itself reports it for that kernel release.
 kos=
 for m in $DISTRO_MODULES; do
-	deps=$(modprobe -S "$kver" --show-depends "$m") ||
+	deps=$(modprobe -d "$modbase" -S "$kver" --show-depends "$m") ||
 		die "modprobe cannot resolve module '$m' for $kver"
 	kos="$kos $(echo "$deps" | awk '$1 == "insmod" { print $2 }')"
 done

@@ -5,11 +5,13 @@
 #
 #   run-vm.sh --mode MODE --kver KVER --initrd FILE --dir DIR
 #             [--bound SECS] [--test-timeout SECS] [--follow console|report]
-#             [--tests GLOB] [--append WORDS]
+#             [--tests GLOB] [--kernel FILE] [--splat MODULE]
+#             [--append WORDS]
 #
 #   --mode MODE          test | selftest | run | bench: passed to the init
 #                        as vext.mode= (see vm-init.sh); selects the machine
-#   --kver KVER          boots /boot/vmlinuz-KVER
+#   --kver KVER          boots /boot/vmlinuz-KVER ...
+#   --kernel FILE        ... or this image (the debug row's bzImage)
 #   --initrd FILE        from mkinitramfs.sh
 #   --dir DIR            where console.log (ttyS0: kernel console and init
 #                        progress), report.log (ttyS1: the report protocol and
@@ -20,6 +22,8 @@
 #                        (default 240)
 #   --follow WHAT        print that log on stdout while the VM runs
 #   --tests GLOB         test mode: run only the test binaries matching GLOB
+#   --splat MODULE       selftest mode: the test module to load (default
+#                        vext_splat)
 #   --append WORDS       more kernel command line words for the init
 #                        (vext.fuzz_seconds=N ..., see vm-init.sh)
 #
@@ -35,7 +39,7 @@
 # QEMU's (0 after the guest powers off), 124 if the bound was hit.
 set -euo pipefail
 
-mode='' kver='' initrd='' dir='' bound=600 test_timeout=240 follow='' tests=''
+mode='' kver='' initrd='' dir='' bound=600 test_timeout=240 follow='' tests='' kernel='' splat=''
 extra=''
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -47,6 +51,8 @@ while [ $# -gt 0 ]; do
 	--test-timeout) test_timeout=$2; shift ;;
 	--follow) follow=$2; shift ;;
 	--tests) tests=$2; shift ;;
+	--kernel) kernel=$2; shift ;;
+	--splat) splat=$2; shift ;;
 	--append) extra=$2; shift ;;
 	*) echo "run-vm: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -58,7 +64,7 @@ if [ -z "$mode" ] || [ -z "$kver" ] || [ -z "$initrd" ] || [ -z "$dir" ]; then
 	exit 2
 fi
 
-kernel=/boot/vmlinuz-$kver
+kernel=${kernel:-/boot/vmlinuz-$kver}
 [ -r "$kernel" ] || { echo "run-vm: $kernel missing (linux-image-$kver)" >&2; exit 2; }
 [ -r "$initrd" ] || { echo "run-vm: $initrd missing" >&2; exit 2; }
 command -v qemu-system-x86_64 >/dev/null ||
@@ -93,6 +99,7 @@ level=loglevel=5
 [ "$mode" = run ] && level=quiet
 append="console=ttyS0 $level panic=-1 vext.mode=$mode vext.timeout=$test_timeout"
 [ -z "$tests" ] || append="$append vext.tests=$tests"
+[ -z "$splat" ] || append="$append vext.splat=$splat"
 [ -z "$extra" ] || append="$append $extra"
 
 # Single-threaded TCG: with Debian 12's QEMU 7.2, multi-threaded TCG lets a

@@ -6,7 +6,8 @@
 # The kernel command line selects what the boot does:
 #   vext.mode=test      load e1000, run every /tests/*_test in sorted order,
 #                       then load the suite and run /bin/vext-demo if present
-#   vext.mode=selftest  load vext_splat (it WARNs), nothing else: the runner
+#   vext.mode=selftest  load vext_splat (it WARNs; or vext.splat=MODULE),
+#                       nothing else: the runner
 #                       must report this boot as failed
 #   vext.mode=run       load e1000 and the suite, run /bin/vext-demo
 #   vext.mode=bench     run every /bench/*_bench (make bench), reported like
@@ -51,12 +52,14 @@ exec </dev/console >/dev/console 2>&1
 mode='test'
 timeout=240
 only=''
+splat=vext_splat
 # shellcheck disable=SC2013 # the command line is one line of words
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	vext.mode=*) mode=${arg#*=} ;;
 	vext.timeout=*) timeout=${arg#*=} ;;
 	vext.tests=*) only=${arg#*=} ;;
+	vext.splat=*) splat=${arg#*=} ;;
 	vext.fuzz_seconds=*) export VEXT_FUZZ_SECONDS="${arg#*=}" ;;
 	vext.fuzz_seed=*) export VEXT_FUZZ_SEED="${arg#*=}" ;;
 	vext.fuzz_threads=*) export VEXT_FUZZ_THREADS="${arg#*=}" ;;
@@ -157,7 +160,13 @@ report "begin $mode $release"
 
 case "$mode" in
 test)
-	tests=$(find /tests -name "${only:-*_test}" -type f | LC_ALL=C sort)
+	# *_test first, then the debug row's *_dtest (only in its initramfs).
+	if [ -n "$only" ]; then
+		tests=$(find /tests -name "$only" -type f | LC_ALL=C sort)
+	else
+		tests="$(find /tests -name '*_test' -type f | LC_ALL=C sort)
+$(find /tests -name '*_dtest' -type f | LC_ALL=C sort)"
+	fi
 	names=
 	for t in $tests; do
 		names="$names ${t##*/}"
@@ -176,7 +185,7 @@ test)
 	fi
 	;;
 selftest)
-	setup "modprobe vext_splat" modprobe vext_splat
+	setup "modprobe $splat" modprobe "$splat"
 	;;
 bench)
 	# Like the tests: announced, then run and bounded one by one. Each

@@ -42,13 +42,14 @@ VEXT_RUN_BOUND ?= 300
 VEXT_BENCH_BOUND ?= 900
 VEXT_BENCH_TIMEOUT ?= 600
 
-.PHONY: check run bench fuzz vm-run vm-bench vm-test vm-clean-modules vm-print-kver
+.PHONY: check run bench fuzz vm-run vm-bench vm-test vm-clean-modules \
+	vm-clean-test-modules vm-print-kver
 
 # The packages first, then the pipeline in new make processes, so KVER is
 # evaluated only once linux-image-amd64 is there.
 check:
 	@$(MAKE) --no-print-directory deps
-	@+MAKE='$(MAKE)' $(VEXT_ROOT)/scripts/check.sh
+	@+MAKE='$(MAKE)' KERNEL='$(KERNEL)' $(VEXT_ROOT)/scripts/check.sh
 
 # make bench: benchmarks in the VM, JSON in $(BUILD)/bench/results.json.
 bench:
@@ -59,10 +60,10 @@ bench:
 # status is in qemu.status, which bench-results.sh judges.
 vm-bench: modules
 	@$(MAKE) --no-print-directory -C bench
-	@$(VEXT_ROOT)/scripts/mkinitramfs.sh --root $(VEXT_ROOT) --kver $(KVER) \
+	@$(VEXT_ROOT)/scripts/mkinitramfs.sh --root $(VEXT_ROOT) --kver $(KVER) --moddir $(MODDIR) \
 		--out $(VM_DIR)/initramfs-bench.cpio --with-bench
 	@echo "bench: booting $(KVER) in QEMU (TCG; logs in $(VM_DIR)/bench)"
-	@$(VEXT_ROOT)/scripts/run-vm.sh --mode bench --kver $(KVER) \
+	@$(VEXT_ROOT)/scripts/run-vm.sh --mode bench --kver $(KVER) --kernel $(VMLINUZ) \
 		--initrd $(VM_DIR)/initramfs-bench.cpio --dir $(VM_DIR)/bench \
 		--bound $(VEXT_BENCH_BOUND) --test-timeout $(VEXT_BENCH_TIMEOUT) \
 		--follow report | sed -un 's/^# /bench: /p'; \
@@ -71,10 +72,11 @@ vm-bench: modules
 
 T ?= *_test
 vm-test: modules test-modules selftests
-	@$(VEXT_ROOT)/scripts/mkinitramfs.sh --root $(VEXT_ROOT) --kver $(KVER) \
-		--out $(VM_DIR)/initramfs-test.cpio --with-tests
+	@$(VEXT_ROOT)/scripts/mkinitramfs.sh --root $(VEXT_ROOT) --kver $(KVER) --moddir $(MODDIR) \
+		--out $(VM_DIR)/initramfs-test.cpio --with-tests \
+		$(if $(filter debug,$(KERNEL)),--with-dtests)
 	@echo "vm-test: booting $(KVER) in QEMU, tests '$(T)' (logs in $(VM_DIR)/vm-test)"
-	@$(VEXT_ROOT)/scripts/run-vm.sh --mode test --kver $(KVER) \
+	@$(VEXT_ROOT)/scripts/run-vm.sh --mode test --kver $(KVER) --kernel $(VMLINUZ) \
 		--initrd $(VM_DIR)/initramfs-test.cpio --dir $(VM_DIR)/vm-test \
 		--bound $(or $(VEXT_VM_BOUND),600) --test-timeout $(or $(VEXT_TEST_TIMEOUT),240) \
 		--tests '$(T)' --follow report | \
@@ -88,10 +90,10 @@ SECONDS ?= 300
 FUZZ_ARGS = vext.fuzz_seconds=$(SECONDS) $(if $(SEED),vext.fuzz_seed=$(SEED)) \
 	$(if $(THREADS),vext.fuzz_threads=$(THREADS))
 fuzz: modules test-modules selftests
-	@$(VEXT_ROOT)/scripts/mkinitramfs.sh --root $(VEXT_ROOT) --kver $(KVER) \
+	@$(VEXT_ROOT)/scripts/mkinitramfs.sh --root $(VEXT_ROOT) --kver $(KVER) --moddir $(MODDIR) \
 		--out $(VM_DIR)/initramfs-test.cpio --with-tests
 	@echo "fuzz: booting $(KVER) in QEMU, fuzzing for $(SECONDS)s (logs in $(VM_DIR)/fuzz)"
-	@$(VEXT_ROOT)/scripts/run-vm.sh --mode test --kver $(KVER) \
+	@$(VEXT_ROOT)/scripts/run-vm.sh --mode test --kver $(KVER) --kernel $(VMLINUZ) \
 		--initrd $(VM_DIR)/initramfs-test.cpio --dir $(VM_DIR)/fuzz \
 		--bound $$(($(SECONDS) + 420)) --test-timeout $$(($(SECONDS) + 120)) \
 		--tests fuzz_test --append '$(strip $(FUZZ_ARGS))' --follow report | \
@@ -103,10 +105,10 @@ run:
 	@+$(MAKE) --no-print-directory vm-run
 
 vm-run: modules tools
-	@$(VEXT_ROOT)/scripts/mkinitramfs.sh --root $(VEXT_ROOT) --kver $(KVER) \
+	@$(VEXT_ROOT)/scripts/mkinitramfs.sh --root $(VEXT_ROOT) --kver $(KVER) --moddir $(MODDIR) \
 		--out $(VM_DIR)/initramfs-run.cpio --with-demo
 	@echo "run: booting $(KVER) in QEMU (TCG; console log in $(VM_DIR)/run)"
-	@$(VEXT_ROOT)/scripts/run-vm.sh --mode run --kver $(KVER) \
+	@$(VEXT_ROOT)/scripts/run-vm.sh --mode run --kver $(KVER) --kernel $(VMLINUZ) \
 		--initrd $(VM_DIR)/initramfs-run.cpio --dir $(VM_DIR)/run \
 		--bound $(VEXT_RUN_BOUND) --follow console; \
 	$(VEXT_ROOT)/scripts/vm-verdict.sh --dir $(VM_DIR)/run \
@@ -116,6 +118,9 @@ vm-run: modules tools
 # checks every file (check.sh).
 vm-clean-modules:
 	$(KBUILD) clean
+
+vm-clean-test-modules:
+	$(MAKE) -C $(KDIR) M=$(VEXT_ROOT)/selftests/modules VEXT_ROOT=$(VEXT_ROOT) clean
 
 vm-print-kver:
 	@echo $(KVER)

@@ -225,7 +225,9 @@ static int sweep(const struct fz_module *m, const struct fz_scenario *sc,
 		long ret = 0, left;
 
 		sctx_init(&s, dev);
-		if (sc->setup && (ret = sc->setup(&s)) < 0) {
+		if (sc->setup)
+			ret = sc->setup(&s);
+		if (ret < 0) {
 			fz_log("%s: %s: setup failed: %s", m->name, sc->name,
 			       strerror(-ret));
 			sctx_fini(&s);
@@ -254,7 +256,7 @@ static int sweep(const struct fz_module *m, const struct fz_scenario *sc,
 		if (ret >= 0) {
 			(*absorbed)++;
 			if (sc->verify && sc->verify(&s, ret)) {
-				fz_log("%s: %s: injection %u: succeeded but its result does not work",
+				fz_log("%s: %s: injection %u: success that does not work",
 				       m->name, sc->name, n);
 				bad++;
 			}
@@ -309,9 +311,9 @@ int main(int argc, char **argv)
 	ksft_print_header();
 	vext_debugfs_mount();
 	if (access("/proc/thread-self/fail-nth", W_OK))
-		ksft_exit_skip("no /proc/thread-self/fail-nth: kernel without CONFIG_FAULT_INJECTION\n");
+		ksft_exit_skip("no fail-nth: kernel without CONFIG_FAULT_INJECTION\n");
 	if (access(DBG "/failslab", F_OK))
-		ksft_exit_skip("no " DBG "/failslab: kernel without CONFIG_FAILSLAB or CONFIG_FAULT_INJECTION_DEBUG_FS\n");
+		ksft_exit_skip("no failslab: kernel without CONFIG_FAILSLAB and its debugfs\n");
 
 	/* Load the modules first: their scenarios make the plan. */
 	for (m = fz_modules; m; m = m->next)

@@ -159,8 +159,9 @@ int main(int argc, char **argv)
 
 	ksft_print_header();
 	ksft_set_plan(6);
-	ksft_print_msg("seed %llu, %llu s, %llu threads (replay: fuzz_test -s %llu -t %llu, or make fuzz SEED=%llu SECONDS=%llu)\n",
-		       seed, seconds, threads, seed, seconds, seed, seconds);
+	ksft_print_msg("seed %llu, %llu s, %llu threads\n", seed, seconds, threads);
+	ksft_print_msg("replay: fuzz_test -s %llu -t %llu, or make fuzz SEED=%llu SECONDS=%llu\n",
+		       seed, seconds, seed, seconds);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	/* A clean start: whatever an earlier test left loaded goes. */
@@ -213,7 +214,8 @@ int main(int argc, char **argv)
 	}
 	audit(&t0);
 	ops1 = t0.ops;
-	ksft_test_result(!fz_eng.violations, "single-threaded fuzzing: %lu operations, %lu violation(s)\n",
+	ksft_test_result(!fz_eng.violations,
+			 "single-threaded fuzzing: %lu operations, %lu violation(s)\n",
 			 ops1, fz_eng.violations);
 
 	/* 2. Threads sharing the table; the last one is the closer. */

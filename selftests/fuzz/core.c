@@ -85,9 +85,11 @@ static int fz_vcpu_init(struct fz_thread *t, struct fz_obj *obj, int fd,
 }
 
 struct fz_fdtype fz_vext_dev = { .name = "dev", .open = fz_open_dev };
+
 struct fz_fdtype fz_vext_vm = {
 	.name = "vm", .mm_bound = true, .init = fz_vm_init, .fini = fz_vm_fini,
 };
+
 struct fz_fdtype fz_vext_vcpu = {
 	.name = "vcpu", .mm_bound = true, .init = fz_vcpu_init,
 };
@@ -254,7 +256,7 @@ static int fz_check_region(struct fz_thread *t, struct fz_call *c)
 	memcpy(&r, c->buf, sizeof(r));
 	if (fz_region_bad(&r)) {
 		if (c->ret != -EINVAL)
-			return fz_fail(t, "slot %u flags %#x gpa %#llx size %#llx uaddr %#llx: %s, expected EINVAL",
+			return fz_fail(t, "slot %u flags %#x gpa %#llx size %#llx uaddr %#llx: %s",
 				       r.slot, r.flags,
 				       (unsigned long long)r.guest_phys_addr,
 				       (unsigned long long)r.memory_size,
@@ -473,6 +475,7 @@ static const struct fz_op fz_core_ops[] = {
 /* ---- audit: debugfs against the live objects ---------------------------- */
 
 struct fz_audit {
+	struct fz_visitor v;
 	int domids[256], vcpus[256], slots[256];
 	int n;
 	int seen;
@@ -480,9 +483,9 @@ struct fz_audit {
 	int bad;
 };
 
-static int fz_audit_vm(struct fz_obj *obj, void *arg)
+static int fz_audit_vm(struct fz_visitor *v, struct fz_obj *obj)
 {
-	struct fz_audit *a = arg;
+	struct fz_audit *a = (struct fz_audit *)v;
 	struct fz_slotmodel *m = obj->priv;
 	int i, slots = 0;
 
@@ -495,7 +498,7 @@ static int fz_audit_vm(struct fz_obj *obj, void *arg)
 			continue;
 		a->seen++;
 		if (a->vcpus[i] != (int)fz_popcount(obj->bits) || a->slots[i] != slots) {
-			fz_fail(a->t, "domid %d: debugfs says %d vCPUs %d slots, the fuzzer made %u and %d",
+			fz_fail(a->t, "domid %d: debugfs: %d vCPUs %d slots, fuzzer: %u and %d",
 				a->domids[i], a->vcpus[i], a->slots[i],
 				fz_popcount(obj->bits), slots);
 			return -1;
@@ -509,12 +512,12 @@ static int fz_audit_vm(struct fz_obj *obj, void *arg)
 
 static int fz_core_audit(struct fz_thread *t)
 {
-	struct fz_audit a = { .t = t };
+	struct fz_audit a = { .v.fn = fz_audit_vm, .t = t };
 
 	a.n = fz_debugfs_domains(a.domids, a.vcpus, a.slots, 256);
 	if (a.n < 0)
 		return fz_fail(t, "debugfs domains: %s", strerror(-a.n));
-	if (fz_for_each_obj(&fz_vext_vm, fz_audit_vm, &a))
+	if (fz_visit_objs(&fz_vext_vm, &a.v))
 		return -1;
 	if (a.seen != a.n)
 		return fz_fail(t, "debugfs lists %d VMs, the fuzzer holds %d", a.n, a.seen);
@@ -678,4 +681,5 @@ static struct fz_module fz_core = {
 	.stable = fz_core_stable,
 	.audit = fz_core_audit,
 };
+
 FZ_MODULE(fz_core)

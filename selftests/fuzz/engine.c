@@ -132,10 +132,12 @@ void fz_violation(struct fz_thread *t, const char *what)
 /* ---- objects -------------------------------------------------------- */
 
 static pthread_mutex_t fz_obj_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fz_objnode {
+struct fz_objnode {
 	struct fz_obj obj;
 	struct fz_objnode *prev, *next;
-} fz_objs = { .prev = &fz_objs, .next = &fz_objs };
+};
+
+static struct fz_objnode fz_objs = { .prev = &fz_objs, .next = &fz_objs };
 
 struct fz_obj *fz_obj_new(const struct fz_fdtype *type, struct fz_obj *parent)
 {
@@ -184,8 +186,7 @@ void fz_obj_put(struct fz_obj *obj)
 	}
 }
 
-int fz_for_each_obj(const struct fz_fdtype *type,
-		    int (*fn)(struct fz_obj *obj, void *arg), void *arg)
+int fz_visit_objs(const struct fz_fdtype *type, struct fz_visitor *v)
 {
 	struct fz_objnode *n;
 	int ret = 0;
@@ -193,7 +194,7 @@ int fz_for_each_obj(const struct fz_fdtype *type,
 	pthread_mutex_lock(&fz_obj_lock);
 	for (n = fz_objs.next; n != &fz_objs && !ret; n = n->next)
 		if (!type || n->obj.type == type)
-			ret = fn(&n->obj, arg);
+			ret = v->fn(v, &n->obj);
 	pthread_mutex_unlock(&fz_obj_lock);
 	return ret;
 }
@@ -420,8 +421,8 @@ void *fz_buffer(struct fz_thread *t, size_t len, bool out, bool *good)
 			return region + PAGE;		/* read-only: bad for out */
 		return region;
 	case 5:
-		return (void *)(uintptr_t)fz_kernel_addrs[fz_below(t,
-					FZ_ARRAY_SIZE(fz_kernel_addrs))];
+		r = fz_below(t, FZ_ARRAY_SIZE(fz_kernel_addrs));
+		return (void *)(uintptr_t)fz_kernel_addrs[r];
 	default:
 		return (void *)(uintptr_t)(fz_kernel_addrs[0] + fz_below(t, 1 << 30));
 	}
@@ -803,11 +804,22 @@ static __u64 fz_gen_value(struct fz_thread *t, struct fz_call *c,
 
 static void fz_put_field(unsigned char *buf, const struct fz_field *f, __u64 v)
 {
+	__u8 b = v;
+	__u16 h = v;
+	__u32 w = v;
+
 	switch (f->size) {
-	case 1: { __u8 x = v; memcpy(buf + f->off, &x, 1); break; }
-	case 2: { __u16 x = v; memcpy(buf + f->off, &x, 2); break; }
-	case 4: { __u32 x = v; memcpy(buf + f->off, &x, 4); break; }
-	default: memcpy(buf + f->off, &v, 8); break;
+	case 1:
+		memcpy(buf + f->off, &b, 1);
+		break;
+	case 2:
+		memcpy(buf + f->off, &h, 2);
+		break;
+	case 4:
+		memcpy(buf + f->off, &w, 4);
+		break;
+	default:
+		memcpy(buf + f->off, &v, 8);
 	}
 }
 
@@ -819,10 +831,18 @@ __u64 fz_get_field(const unsigned char *buf, const struct fz_field *f)
 	__u64 q;
 
 	switch (f->size) {
-	case 1: memcpy(&b, buf + f->off, 1); return b;
-	case 2: memcpy(&h, buf + f->off, 2); return h;
-	case 4: memcpy(&w, buf + f->off, 4); return w;
-	default: memcpy(&q, buf + f->off, 8); return q;
+	case 1:
+		memcpy(&b, buf + f->off, 1);
+		return b;
+	case 2:
+		memcpy(&h, buf + f->off, 2);
+		return h;
+	case 4:
+		memcpy(&w, buf + f->off, 4);
+		return w;
+	default:
+		memcpy(&q, buf + f->off, 8);
+		return q;
 	}
 }
 
@@ -852,7 +872,9 @@ static void fz_gen_args(struct fz_thread *t, struct fz_call *c)
 			for (i = 0; i < io->nr_fields; i++) {
 				const struct fz_field *f = &io->fields[i];
 
-				if ((f->kind == FZ_PTR) != pass)
+				bool ptr = f->kind == FZ_PTR;
+
+				if (pass != ptr)
 					continue;
 				counts[i] = fz_gen_value(t, c, f, counts);
 				fz_put_field(c->buf, f, counts[i]);
@@ -863,8 +885,9 @@ static void fz_gen_args(struct fz_thread *t, struct fz_call *c)
 				c->buf[i] = fz_rand(t);	/* garbage: no judgement */
 		c->uptr = fz_buffer(t, io->size, _IOC_DIR(io->cmd) & _IOC_READ,
 				    &good);
+		c->bad_arg = !good;
 		if (!good)
-			c->bad_ptr = c->bad_arg = true;
+			c->bad_ptr = true;
 		else
 			fz_fill(t, c->uptr, c->buf, io->size);
 		c->arg = (uintptr_t)c->uptr;
@@ -898,10 +921,10 @@ static int fz_judge(struct fz_thread *t, struct fz_call *c)
 
 	if (c->ret >= 0) {
 		if (mm)
-			return fz_fail(t, "succeeded (%ld) in a process other than the fd's creator",
+			return fz_fail(t, "succeeded (%ld) in another process",
 				       c->ret);
 		if (c->invalid)
-			return fz_fail(t, "succeeded (%ld) with an argument out of its limits (arg %#llx)",
+			return fz_fail(t, "succeeded (%ld) with an out-of-limits arg %#llx",
 				       c->ret, (unsigned long long)c->arg);
 		if (c->bad_arg)
 			return fz_fail(t, "succeeded (%ld) with a bad struct pointer %#llx",

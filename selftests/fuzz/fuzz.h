@@ -28,6 +28,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
+#include <linux/vext.h>
+
+/* printf-like checking; spelt so that it is not taken for the kernel's. */
+#define FZ_FORMAT	format
+#define FZ_PRINTF(a, b)	__attribute__((FZ_FORMAT(printf, a, b)))
 
 #define FZ_MAX_ON		4	/* fd types an ioctl applies to */
 #define FZ_MAX_FIELDS		12
@@ -274,7 +279,7 @@ void fz_register(struct fz_module *m);
 #define FZ_MODULE(var)						\
 	static void __attribute__((constructor)) fz_reg_##var(void)	\
 	{								\
-		fz_register(&var);					\
+		fz_register(&(var));					\
 	}
 
 #define FZ_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -285,8 +290,7 @@ void fz_register(struct fz_module *m);
 extern struct fz_module *fz_modules;
 
 /* Record a violation (printf format); returns -1 for "return fz_fail()". */
-int fz_fail(struct fz_thread *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+FZ_PRINTF(2, 3) int fz_fail(struct fz_thread *t, const char *fmt, ...);
 
 /*
  * Several threads (or processes) use the table: a model of the kernel's
@@ -333,15 +337,21 @@ void fz_keep_map(struct fz_thread *t, void *addr, size_t len,
 		 struct fz_obj *obj);
 
 /*
- * Call @fn on every live object of @type (under the engine's object lock:
- * no engine call from @fn). Stops at and returns the first non-zero.
+ * Call @v->fn on every live object of @type (under the engine's object
+ * lock: no engine call from it). Stops at and returns the first non-zero.
  */
-int fz_for_each_obj(const struct fz_fdtype *type,
-		    int (*fn)(struct fz_obj *obj, void *arg), void *arg);
+struct fz_visitor {
+	int (*fn)(struct fz_visitor *v, struct fz_obj *obj);
+};
+
+int fz_visit_objs(const struct fz_fdtype *type, struct fz_visitor *v);
 
 /* An fd of @type of the table (a good one to pass as an argument), or -1. */
 int fz_pick_fd(struct fz_thread *t, const struct fz_fdtype *type,
 	       struct fz_obj **obj);
+
+/* vext_core's fd types (fuzz/core.c) and vext_percpu's stats fd. */
+extern struct fz_fdtype fz_vext_dev, fz_vext_vm, fz_vext_vcpu, fz_vext_stats;
 
 /* The engine's fd types for non-vext fds (the bogus-fd tests). */
 extern struct fz_fdtype fz_eventfd, fz_pipe, fz_null, fz_memfd;

@@ -96,7 +96,7 @@ void fz_close_all(void);
 void fz_restore_rlimit(void);
 void fz_reap(bool wait);
 void fz_print_stats(void);
-void fz_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+FZ_PRINTF(1, 2) void fz_log(const char *fmt, ...);
 void fz_violation(struct fz_thread *t, const char *what);
 struct fz_obj *fz_obj_new(const struct fz_fdtype *type, struct fz_obj *parent);
 bool fz_slot_get(unsigned int i, struct fz_ref *r);

@@ -23,8 +23,6 @@
 #define NAME_SIZE	48
 #define DESC_SIZE	(sizeof(struct vext_stats_desc) + NAME_SIZE)
 
-extern struct fz_fdtype fz_vext_vm, fz_vext_vcpu;
-
 struct fz_fdtype fz_vext_stats = { .name = "stats" };
 
 static struct fz_fdtype *fz_percpu_types[] = { &fz_vext_stats, NULL };
@@ -217,4 +215,5 @@ static struct fz_module fz_percpu = {
 	.scenarios = fz_percpu_scenarios,
 	.nr_scenarios = FZ_ARRAY_SIZE(fz_percpu_scenarios),
 };
+
 FZ_MODULE(fz_percpu)

@@ -16,8 +16,6 @@
 #include "fuzz.h"
 #include "vext_test.h"
 
-extern struct fz_fdtype fz_vext_vcpu;
-
 static const struct fz_ioctl fz_pn_ioctls[] = {
 	{
 		.name = "VCPU_LOAD", .cmd = VEXT_VCPU_LOAD,
@@ -93,7 +91,8 @@ static long fz_st_close_loaded(struct fz_sctx *s)
 {
 	close(s->fd[1]);
 	close(s->fd[0]);
-	s->fd[0] = s->fd[1] = -1;
+	s->fd[0] = -1;
+	s->fd[1] = -1;
 	return 0;
 }
 
@@ -115,4 +114,5 @@ static struct fz_module fz_pn = {
 	.nr_scenarios = FZ_ARRAY_SIZE(fz_pn_scenarios),
 	.stable = fz_pn_stable,
 };
+
 FZ_MODULE(fz_pn)

@@ -15,8 +15,6 @@
 #include "vext_test.h"
 #include "vext_test_comp.h"
 
-extern struct fz_fdtype fz_vext_vm, fz_vext_vcpu;
-
 static const struct fz_field fz_echo_fields[] = {
 	{ .name = "value", .off = 0, .size = 8, .kind = FZ_VALUE },
 };
@@ -78,4 +76,5 @@ static struct fz_module fz_test_comp = {
 	.ioctls = fz_test_ioctls, .nr_ioctls = FZ_ARRAY_SIZE(fz_test_ioctls),
 	.stable = fz_test_stable,
 };
+
 FZ_MODULE(fz_test_comp)

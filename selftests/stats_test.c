@@ -758,7 +758,7 @@ TEST_F(stats_lifetime, outlives_fds)
 struct phantom_reader {
 	int sfd;
 	const struct vext_stats *st;
-	volatile bool stop;
+	bool stop;
 	unsigned long reads, phantoms, errors;
 };
 
@@ -769,7 +769,7 @@ static void *phantom_read(void *arg)
 	int i = vext_stats_index(r->st, "vcpus");
 
 	vext_pin_cpu(1);
-	while (!r->stop) {
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		if (vext_stats_read(r->sfd, r->st, vals) || i < 0)
 			r->errors++;
 		else if (vals[i])
@@ -814,7 +814,7 @@ TEST_F(stats_lifetime, failed_vcpu_never_counted)
 	}
 	setrlimit(RLIMIT_NOFILE, &old);
 	vext_unpin();
-	r.stop = true;
+	__atomic_store_n(&r.stop, true, __ATOMIC_RELAXED);
 	pthread_join(thread, NULL);
 
 	TH_LOG("%lu creations (%lu EMFILE), %lu reads", tries, emfile, r.reads);

@@ -442,7 +442,11 @@ static int fz_op_rw(struct fz_thread *t, int fd, struct fz_obj *obj)
 		n = write(fd, buf, fz_below(t, sizeof(buf)));
 		break;
 	default:
-		if (obj->type == &fz_vext_vcpu)
+		/*
+		 * Only /dev/vext: the vCPU fd has its own op, and components
+		 * may give the VM fd an mmap (grant tables).
+		 */
+		if (obj->type != &fz_vext_dev)
 			return 0;
 		p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
 		if (p != MAP_FAILED) {

@@ -680,6 +680,9 @@ static __u64 fz_trunc(__u64 v, unsigned int size)
 	return size >= 8 ? v : v & ((1ULL << (8 * size)) - 1);
 }
 
+static int fz_make(struct fz_thread *t, const struct fz_fdtype *type,
+		   unsigned int depth);
+
 /* A value of a field; marks @c->invalid or @c->bad_ptr as it goes. */
 static __u64 fz_gen_value(struct fz_thread *t, struct fz_call *c,
 			  const struct fz_field *f, const __u64 *counts)
@@ -774,6 +777,8 @@ static __u64 fz_gen_value(struct fz_thread *t, struct fz_call *c,
 			return fz_pick_fd(t, NULL, NULL);
 		default:
 			v = fz_pick_fd(t, f->fdtype, NULL);
+			if ((int)v < 0 && f->fdtype && !fz_make(t, f->fdtype, 1))
+				v = fz_pick_fd(t, f->fdtype, NULL);
 			return fz_trunc(v, f->size);
 		}
 	case FZ_PTR: {
@@ -993,9 +998,6 @@ static const struct fz_ioctl *fz_pick_ioctl(struct fz_thread *t)
 	}
 	return fz_eng.ioctls[0];
 }
-
-static int fz_make(struct fz_thread *t, const struct fz_fdtype *type,
-		   unsigned int depth);
 
 /* One described ioctl on an fd of the right type (or a bogus one). */
 static void fz_op_ioctl(struct fz_thread *t, const struct fz_ioctl *io,

@@ -1177,7 +1177,8 @@ have:
 
 static void fz_op_module(struct fz_thread *t)
 {
-	const struct fz_op *op = fz_eng.ops[fz_below(t, fz_eng.nr_ops)];
+	unsigned int idx = fz_below(t, fz_eng.nr_ops);
+	const struct fz_op *op = fz_eng.ops[idx];
 	struct fz_ref r;
 	int ret;
 
@@ -1185,6 +1186,7 @@ static void fz_op_module(struct fz_thread *t)
 		fz_make(t, op->on[0], 0);
 		return;
 	}
+	__atomic_add_fetch(&fz_eng.op_calls[idx], 1, __ATOMIC_RELAXED);
 	t->msg[0] = '\0';
 	t->racy_ref = &r;
 	ret = op->run(t, r.fd, r.obj);
@@ -1441,6 +1443,8 @@ void fz_print_stats(void)
 	for (i = 0; i < fz_eng.nr_ioctls; i++)
 		fz_log("  %-28s calls %6lu ok %6lu racy %5lu", fz_eng.ioctls[i]->name,
 		       fz_eng.io_calls[i], fz_eng.io_ok[i], fz_eng.io_racy[i]);
+	for (i = 0; i < fz_eng.nr_ops; i++)
+		fz_log("  %-28s runs  %6lu", fz_eng.ops[i]->name, fz_eng.op_calls[i]);
 }
 
 int fz_debugfs_domains(int *domids, int *vcpus, int *slots, int max)

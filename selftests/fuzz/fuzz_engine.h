@@ -75,6 +75,7 @@ struct fz_engine {
 		      io_racy[FZ_MAX_IOCTLS];
 	unsigned int nr_ioctls;
 	const struct fz_op *ops[FZ_MAX_OPS];
+	unsigned long op_calls[FZ_MAX_OPS];
 	unsigned int nr_ops;
 };
 

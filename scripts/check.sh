@@ -4,14 +4,18 @@
 # The 'make check' pipeline (run by scripts/vm.mk after 'make deps').
 #
 # KERNEL selects the rows of the kernel matrix (scripts/row.sh): stock (the
-# default: Debian's 6.1), 6.12, rt, debug, a list of them ("stock 6.12"),
-# or all (= stock 6.12 rt debug, what CI runs).
+# default: Debian's 6.1), 6.12, rt, dkms, debug, a list of them
+# ("stock 6.12"), or all (= stock 6.12 rt dkms debug, what CI runs).
+# The dkms row (root only) installs the suite with dkms add/build/install
+# for the stock kernel (scripts/dkms-install.sh) and boots the demo VM on
+# those modules: the init loads each one with modprobe, then runs
+# vext-demo; the tests themselves run on the other rows.
 #
 #  1. Build steps shared by the rows, each one result line: selftests,
-#     tools, uapi-check, checkpatch.pl --strict, coccicheck, and modules
-#     6.12 W=1 C=1 when the 6.12 row is not run (the suite must always
-#     build there). A step whose prerequisite failed is not run and counts
-#     as failed.
+#     tools, uapi-check, and the lint gate (make lint: checkpatch.pl
+#     --strict, coccicheck, W=1 C=1 builds for 6.1, 6.12 and rt, so the
+#     suite always builds everywhere). A step whose prerequisite failed is
+#     not run and counts as failed.
 #  2. Per row:
 #       the debug kernel (debug row; cached: scripts/debug-kernel.sh)
 #       modules W=1 C=1        from clean, so every file is compiled and
@@ -45,7 +49,7 @@ make=${MAKE:-make}
 logs=$root/.build/check
 vmdir=$root/.build/vm
 rows=${KERNEL:-stock}
-[ "$rows" = all ] && rows='stock 6.12 rt debug'
+[ "$rows" = all ] && rows='stock 6.12 rt dkms debug'
 rows=${rows//,/ }
 
 rm -rf "$logs"
@@ -129,16 +133,36 @@ m() {
 
 
 echo "# vext check: rows: $rows"
+
+# A cold debug kernel takes the longest (about 20 min of 2 cores): start it
+# now, in the background and niced, so it uses what the other rows leave
+# (their VMs run on one host core). The debug row waits for it.
+debug_bg=
+case " $rows " in
+*" debug "*)
+	if ! "$scripts/debug-kernel.sh" --print-dir >/dev/null 2>&1; then
+		echo "# vext check: building the debug kernel in the background (log $logs/debug-kernel.log)"
+		nice -n 10 "$scripts/debug-kernel.sh" >"$logs/debug-kernel.log" 2>&1 &
+		debug_bg=$!
+	fi ;;
+esac
+debug_kernel() {
+	if [ -n "$debug_bg" ]; then
+		wait "$debug_bg"
+		local st=$?
+		cat "$logs/debug-kernel.log"
+		return "$st"
+	fi
+	"$scripts/debug-kernel.sh"
+}
+
 echo "# vext check: building"
 build selftests "selftests" 0 -- m selftests
 build tools "tools" 0 -- m tools
 build uapi-check "uapi-check (C99 and C++)" 0 -- m uapi-check
-build checkpatch "lint: checkpatch.pl --strict" 0 -- m checkpatch
-build coccicheck "lint: coccicheck (kernel semantic patches)" 0 -- m coccicheck
-case " $rows " in
-*" 6.12 "*) ;;
-*) build modules-6.12 "modules 6.12 W=1 C=1" 1 -- m modules-6.12 W=1 C=1 ;;
-esac
+# make lint: checkpatch.pl --strict, coccicheck, and W=1 C=1 builds of
+# the suite and the test modules for 6.1, 6.12 and rt (in private copies).
+build lint "lint (make lint: checkpatch, coccicheck, W=1 C=1 for 6.1, 6.12, rt)" 0 -- m lint
 
 # From clean: kbuild recompiles only what changed, and a file compiled
 # before without W=1 C=1 (or for another row's kernel) would never be
@@ -183,6 +207,35 @@ selftest_boot() {
 	fi
 }
 
+# The dkms row: DKMS builds and installs the suite for the stock kernel on
+# this host, then the demo VM loads those very files with modprobe.
+dkms_row() {
+	local initrd=$vmdir/dkms/initramfs-run.cpio dir=$vmdir/dkms/run suite
+	mkdir -p "$vmdir/dkms"
+	build dkms-install "dkms add, build -k $kver, install -k $kver" 0 -- \
+		"$scripts/dkms-install.sh" "$kver"
+	suite=$(tail -n 1 "$logs/dkms-install.log")
+	build initramfs-dkms "initramfs for $kver with the DKMS-installed suite" 0 \
+		dkms-install tools -- \
+		"$scripts/mkinitramfs.sh" --root "$root" --kver "$kver" --moddir "$moddir" \
+		--out "$initrd" --suite-dir "$suite" --with-demo
+	if ! deps_ok initramfs-dkms; then
+		result fail "vm: dkms boot" "not run: $missing_dep failed"
+		return
+	fi
+	echo "# vext check [dkms]: booting the demo VM on the DKMS-installed modules"
+	"$scripts/run-vm.sh" --mode run --kver "$kver" --kernel "$vmlinuz" \
+		--initrd "$initrd" --dir "$dir" --bound "$selftest_bound" --follow report |
+		"$scripts/vm-verdict.sh" --dir "$dir" --bound "$selftest_bound" \
+			--counts "$logs/dkms-run.counts"
+	if read -r p f s <"$logs/dkms-run.counts"; then
+		passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+		[ "$f" -eq 0 ] || failures+=("dkms VM: $f failed (see above)")
+	else
+		result fail "vm: dkms boot" "no verdict"
+	fi
+}
+
 for row in $rows; do
 	rowstart=$SECONDS
 	echo "# vext check [$row]: building"
@@ -197,13 +250,18 @@ for row in $rows; do
 		selftest_bound=${VEXT_SELFTEST_BOUND:-600}
 		dtests=(--with-dtests)
 		build debug-kernel-$row "debug kernel (scripts/debug-kernel.sh, cached)" 0 -- \
-			"$scripts/debug-kernel.sh"
+			debug_kernel
 	fi
 	kver=$("$scripts/row.sh" "$row" kver 2>"$logs/$row-row.log") || kver=
 	vmlinuz=$("$scripts/row.sh" "$row" vmlinuz 2>>"$logs/$row-row.log") || vmlinuz=
 	moddir=$("$scripts/row.sh" "$row" moddir 2>>"$logs/$row-row.log") || moddir=
 	if [ -z "$kver" ]; then
 		result fail "build: kernel row $row" "unknown ($(head -n 1 "$logs/$row-row.log"))"
+		continue
+	fi
+	if [ "$row" = dkms ]; then
+		dkms_row
+		echo "# row $row took $((SECONDS - rowstart))s"
 		continue
 	fi
 	build modules-$row "modules $row ($kver) W=1 C=1" 1 -- modules_from_clean "$row"

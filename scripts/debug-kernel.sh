@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # Build (or find already built) the debug row's kernel: Debian's
-# linux-source-6.1 with x86_64_defconfig + kvm_guest.config +
-# scripts/kernel/debug.config, compiled through ccache.
+# linux-source-6.1 with x86_64_defconfig + scripts/kernel/debug.config,
+# compiled through ccache.
 #
 #   debug-kernel.sh [--print-dir]
 #
@@ -82,10 +82,10 @@ export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2026'
 export KBUILD_BUILD_USER=vext KBUILD_BUILD_HOST=vext
 kmake=(make -C "$src" O="$dir/build" CC="ccache gcc" -j"$(nproc)")
 
-echo "debug-kernel: configuring (x86_64_defconfig + kvm_guest.config + debug.config)"
+echo "debug-kernel: configuring (x86_64_defconfig + debug.config)"
 "${kmake[@]}" -s x86_64_defconfig
 "$src/scripts/kconfig/merge_config.sh" -m -O "$dir/build" "$dir/build/.config" \
-	"$src/kernel/configs/kvm_guest.config" "$fragment" >"$dir/merge.log"
+	"$fragment" >"$dir/merge.log"
 "${kmake[@]}" -s olddefconfig
 
 # Every option of the fragment must have survived the merge.
@@ -106,7 +106,7 @@ while IFS= read -r line; do
 done <"$fragment"
 [ "$bad" -eq 0 ] || die "the config lost options (see above; merge log $dir/merge.log)"
 
-echo "debug-kernel: building bzImage and modules with ccache (cold: about 20 min on 2 cores)"
+echo "debug-kernel: building bzImage and modules with ccache (cold: the longest step of make check)"
 start=$SECONDS
 "${kmake[@]}" bzImage modules >"$dir/build.log" 2>&1 ||
 	{ tail -n 30 "$dir/build.log" >&2; die "build failed, log $dir/build.log"; }

@@ -4,12 +4,16 @@
 # Build the initramfs the vext test VM boots (an uncompressed newc cpio).
 #
 #   mkinitramfs.sh --root DIR --kver KVER --out FILE [--moddir DIR]
-#                  [--with-tests] [--with-dtests] [--with-demo] [--with-bench]
+#                  [--suite-dir DIR] [--with-tests] [--with-dtests]
+#                  [--with-demo] [--with-bench]
 #
 #   --root DIR     the vext tree (modules are taken from its module folders)
 #   --kver KVER    the kernel release the VM boots (its modules come from
 #                  /lib/modules/KVER/kernel of this machine)
 #   --out FILE     the cpio to write; FILE.d/ is the staging directory
+#   --suite-dir DIR  take the suite's modules from DIR (the dkms row:
+#                  /lib/modules/KVER/updates/dkms) instead of the tree;
+#                  they go to updates/dkms/ in the initramfs
 #   --moddir DIR   that kernel's modules, if not /lib/modules/KVER (the
 #                  debug row's modules_install output)
 #   --with-tests   add selftests/out/*_test under /tests and the test modules
@@ -43,13 +47,14 @@ die() {
 	exit 1
 }
 
-root='' kver='' out='' moddir='' with_tests=0 with_dtests=0 with_demo=0 with_bench=0
+root='' kver='' out='' moddir='' suite_dir='' with_tests=0 with_dtests=0 with_demo=0 with_bench=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--root) root=$2; shift ;;
 	--kver) kver=$2; shift ;;
 	--out) out=$2; shift ;;
 	--moddir) moddir=$2; shift ;;
+	--suite-dir) suite_dir=$2; shift ;;
 	--with-tests) with_tests=1 ;;
 	--with-dtests) with_dtests=1 ;;
 	--with-demo) with_demo=1 ;;
@@ -179,17 +184,27 @@ for f in modules.order modules.builtin modules.builtin.modinfo; do
 	fi
 done
 
-# The suite, as 'make install' would place it.
-mkdir -p "lib/modules/$kver/updates/vext"
+# The suite, as 'make install' would place it, or as DKMS installed it.
 n=0
-for d in $SUITE_DIRS; do
-	[ -d "$root/$d" ] || continue
-	for ko in $(find "$root/$d" -name '*.ko' | sort); do
-		cp "$ko" "lib/modules/$kver/updates/vext/"
+if [ -n "$suite_dir" ]; then
+	mkdir -p "lib/modules/$kver/updates/dkms"
+	for ko in "$suite_dir"/vext_*.ko*; do
+		[ -f "$ko" ] || continue
+		cp "$ko" "lib/modules/$kver/updates/dkms/"
 		n=$((n + 1))
 	done
-done
-[ "$n" -gt 0 ] || die "no suite module (*.ko) in $root ($SUITE_DIRS): run 'make modules'"
+	[ "$n" -gt 0 ] || die "no suite module in $suite_dir (dkms install?)"
+else
+	mkdir -p "lib/modules/$kver/updates/vext"
+	for d in $SUITE_DIRS; do
+		[ -d "$root/$d" ] || continue
+		for ko in $(find "$root/$d" -name '*.ko' | sort); do
+			cp "$ko" "lib/modules/$kver/updates/vext/"
+			n=$((n + 1))
+		done
+	done
+	[ "$n" -gt 0 ] || die "no suite module (*.ko) in $root ($SUITE_DIRS): run 'make modules'"
+fi
 
 # The test-only modules (the runner self-test's vext_splat, test components).
 if [ "$with_tests" = 1 ]; then

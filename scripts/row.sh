@@ -8,6 +8,7 @@
 # ROW:   stock  Debian's 6.1 kernel (linux-image-amd64): the default row
 #        6.12   Debian's 6.12 LTS (linux-image-6.12-amd64, security suite)
 #        rt     Debian's 6.12 PREEMPT_RT (linux-image-6.12-rt-amd64)
+#        dkms   the stock kernel, with the suite installed through DKMS
 #        debug  6.1 from Debian's linux-source-6.1 with lockdep, KASAN,
 #               kmemleak, DEBUG_ATOMIC_SLEEP, failslab... (scripts/kernel/
 #               debug.config), built by scripts/debug-kernel.sh into a cache
@@ -23,7 +24,7 @@ row=${1:-stock}
 field=${2:-kver}
 
 case "$row" in
-stock) kver=$("$scripts/kver.sh" 6.1) ;;
+stock | dkms) kver=$("$scripts/kver.sh" 6.1) ;;
 6.12) kver=$("$scripts/kver.sh" 6.12) ;;
 rt) kver=$("$scripts/kver.sh" rt) ;;
 debug)
@@ -41,7 +42,7 @@ debug)
 	esac
 	exit 0 ;;
 *)
-	echo "row: unknown kernel row '$row' (stock, 6.12, rt, debug)" >&2
+	echo "row: unknown kernel row '$row' (stock, 6.12, rt, dkms, debug)" >&2
 	exit 1 ;;
 esac
 

@@ -101,17 +101,32 @@ setup() {
 	fi
 }
 
-# The suite's modules, in the order modprobe needs none of (it resolves the
-# dependencies itself): vext_core first, then every other one installed.
+# The suite's modules, leaves first: modprobe must pull in what each one
+# needs (vext_core, vext_percpu) from modules.dep by itself, so vext_core is
+# only checked at the end, never loaded by name.
 load_suite() {
-	setup "modprobe vext_core" modprobe vext_core
-	for ko in /lib/modules/"$release"/updates/vext/*.ko; do
+	pulled= probed=
+	# updates/vext (make install) or updates/dkms (the dkms row); vext_pn
+	# first (it needs both vext_percpu and vext_core).
+	for ko in /lib/modules/"$release"/updates/*/vext_pn.ko* \
+		  /lib/modules/"$release"/updates/*/vext_*.ko*; do
 		[ -f "$ko" ] || continue
 		m=${ko##*/}
-		m=${m%.ko}
+		m=${m%%.ko*}
 		[ "$m" = vext_core ] && continue
+		case " $probed " in *" $m "*) continue ;; esac
+		if [ -d "/sys/module/$m" ]; then
+			case " $pulled " in *" $m "*) ;; *) pulled="$pulled $m" ;; esac
+			continue
+		fi
 		setup "modprobe $m" modprobe "$m"
+		probed="$probed $m"
 	done
+	[ -d /sys/module/vext_core ] && pulled="$pulled vext_core"
+	for m in $pulled; do
+		setup "$m loaded as a dependency" test -d "/sys/module/$m"
+	done
+	[ -n "$pulled" ] || setup "vext_core loaded as a dependency" false
 }
 
 # run_test PATH: one test binary, bounded, its output on the report port.

@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vext with a real KVM guest inside the test VM (nested: the VM's '-cpu max'
+ * has AMD SVM, Debian's kvm and kvm-amd load in it).
+ *
+ *   kvm_pn.*   vCPU threads bind their vext vCPU with VEXT_VCPU_LOAD and
+ *              then sit in KVM_RUN with a spinning real-mode guest; two of
+ *              them pinned to one host CPU must see involuntary preemptions
+ *              counted in their shared pages while the guests make
+ *              progress. KVM's own preempt notifier and vext's coexist on
+ *              the same threads (the runner fails the boot on any splat).
+ *   kvm_intx.* the guest side of assigned INTx: a real-mode guest taking
+ *              level-triggered 8259 interrupts from a KVM irqfd with a
+ *              resamplefd, counting and EOIing each. The baseline feeds
+ *              the irqfd from the test itself: N signals, N guest EOIs
+ *              seen on the resamplefd, N counted by the guest.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "vext_harness.h"
+#include "vext_kvm.h"
+#include "vext_test.h"
+
+#define NR_THREADS	2
+
+struct kvm_pn_thread {
+	pthread_t thread;
+	struct vext_kvm_vcpu kv;
+	int vext_vcpu;
+	int cpu;
+	int stop;		/* set by the main thread */
+	int running;		/* loaded, about to enter KVM_RUN */
+	int err;		/* -errno of the step that failed */
+	const char *what;	/* that step */
+	unsigned long runs;	/* KVM_RUN calls */
+};
+
+static void *kvm_pn_main(void *arg)
+{
+	struct kvm_pn_thread *t = arg;
+	int ret;
+
+	ret = vext_pin_cpu(t->cpu);
+	if (ret) {
+		t->err = ret;
+		t->what = "pinning";
+		return NULL;
+	}
+	if (ioctl(t->vext_vcpu, VEXT_VCPU_LOAD, 0)) {
+		t->err = -errno;
+		t->what = "VEXT_VCPU_LOAD";
+		return NULL;
+	}
+	__atomic_store_n(&t->running, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&t->stop, __ATOMIC_SEQ_CST)) {
+		t->runs++;
+		ret = ioctl(t->kv.fd, KVM_RUN, 0);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret < 0) {
+			t->err = -errno;
+			t->what = "KVM_RUN";
+			break;
+		}
+		/* The spinning guest never exits on its own. */
+		t->err = -EPROTO;
+		t->what = "KVM_RUN exit reason";
+		fprintf(stderr, "vCPU %u: unexpected exit reason %u\n", t->kv.id,
+			t->kv.run->exit_reason);
+		break;
+	}
+	if (ioctl(t->vext_vcpu, VEXT_VCPU_PUT, 0) && !t->err) {
+		t->err = -errno;
+		t->what = "VEXT_VCPU_PUT";
+	}
+	return NULL;
+}
+
+FIXTURE(kvm_pn)
+{
+	int dev, vm;
+	int vcpu[NR_THREADS];
+	struct vext_vcpu_shared *page[NR_THREADS];
+	struct vext_kvm_vm kvm;
+	struct kvm_pn_thread t[NR_THREADS];
+};
+
+FIXTURE_SETUP(kvm_pn)
+{
+	int i, ret;
+
+	ret = vext_mod_load("vext_pn", NULL);
+	ASSERT_EQ(0, ret) TH_LOG("modprobe vext_pn: %s", strerror(-ret));
+	ret = vext_kvm_load_modules();
+	ASSERT_EQ(0, ret) TH_LOG("KVM does not load in the test VM: %s", strerror(-ret));
+	ret = vext_kvm_vm_create(&self->kvm);
+	ASSERT_EQ(0, ret) TH_LOG("KVM VM: %s", strerror(-ret));
+	vext_kvm_load_prog(&self->kvm, &vext_kvm_prog_spin);
+	vext_kvm_kick_init();
+
+	self->dev = open_dev(_metadata);
+	self->vm = create_vm(_metadata, self->dev);
+	for (i = 0; i < NR_THREADS; i++) {
+		self->vcpu[i] = create_vcpu(_metadata, self->vm, i);
+		self->page[i] = map_shared(_metadata, self->vcpu[i]);
+		ret = vext_kvm_vcpu_create(&self->kvm, i, &self->t[i].kv);
+		ASSERT_EQ(0, ret) TH_LOG("KVM vCPU %d: %s", i, strerror(-ret));
+		self->t[i].vext_vcpu = self->vcpu[i];
+	}
+}
+
+FIXTURE_TEARDOWN(kvm_pn)
+{
+	int i;
+
+	for (i = 0; i < NR_THREADS; i++) {
+		vext_kvm_vcpu_destroy(&self->t[i].kv);
+		if (self->page[i])
+			vext_unmap_shared(self->page[i]);
+		close(self->vcpu[i]);
+	}
+	vext_kvm_vm_destroy(&self->kvm);
+	close(self->vm);
+	close(self->dev);
+}
+
+/* Stop a thread that may be inside KVM_RUN and wait for it. */
+static void stop_thread(struct kvm_pn_thread *t)
+{
+	__atomic_store_n(&t->stop, 1, __ATOMIC_SEQ_CST);
+	/* A KVM_RUN entered after this returns -EINTR at once. */
+	t->kv.run->immediate_exit = 1;
+	while (pthread_tryjoin_np(t->thread, NULL) == EBUSY) {
+		pthread_kill(t->thread, SIGUSR1);
+		vext_sleep_ms(5);
+	}
+}
+
+/* Two vCPU threads in KVM_RUN on one host CPU preempt each other. */
+TEST_F(kvm_pn, preempted_in_kvm_run)
+{
+	__u32 before[NR_THREADS];
+	struct vext_vcpu_shared s;
+	int i, ret;
+
+	for (i = 0; i < NR_THREADS; i++) {
+		self->t[i].cpu = 0;
+		ret = pthread_create(&self->t[i].thread, NULL, kvm_pn_main, &self->t[i]);
+		ASSERT_EQ(0, ret);
+	}
+	for (i = 0; i < NR_THREADS; i++) {
+		int waited = 0;
+
+		while (!__atomic_load_n(&self->t[i].running, __ATOMIC_SEQ_CST) &&
+		       !self->t[i].err && waited++ < 2000)
+			vext_sleep_ms(1);
+		ASSERT_EQ(0, self->t[i].err)
+			TH_LOG("vCPU %d: %s: %s", i, self->t[i].what,
+			       strerror(-self->t[i].err));
+		ASSERT_TRUE(self->t[i].running);
+	}
+	vext_sleep_ms(300);
+	for (i = 0; i < NR_THREADS; i++)
+		before[i] = vext_kvm_data(&self->kvm, i);
+	/* Both guests run, in turns, on the one host CPU. */
+	vext_sleep_ms(1500);
+	for (i = 0; i < NR_THREADS; i++) {
+		ASSERT_EQ(0, vext_shared_read(self->page[i], &s));
+		EXPECT_EQ(1U, s.loaded) TH_LOG("vCPU %d not loaded while in KVM_RUN", i);
+		EXPECT_NE(before[i], vext_kvm_data(&self->kvm, i))
+			TH_LOG("guest %d made no progress", i);
+	}
+	for (i = 0; i < NR_THREADS; i++)
+		stop_thread(&self->t[i]);
+
+	for (i = 0; i < NR_THREADS; i++) {
+		EXPECT_EQ(0, self->t[i].err)
+			TH_LOG("vCPU %d: %s: %s", i,
+			       self->t[i].what ? self->t[i].what : "?",
+			       strerror(-self->t[i].err));
+		ASSERT_EQ(0, vext_shared_read(self->page[i], &s));
+		TH_LOG("vCPU %d: guest count %u, %lu KVM_RUN calls, preempted %llu (%llu ns),",
+		       i, vext_kvm_data(&self->kvm, i), self->t[i].runs,
+		       (unsigned long long)s.preempted,
+		       (unsigned long long)s.preempted_ns);
+		TH_LOG("vCPU %d: blocked %llu, migrations %llu", i,
+		       (unsigned long long)s.blocked,
+		       (unsigned long long)s.migrations);
+		EXPECT_EQ(1ULL, s.loads);
+		EXPECT_EQ(0U, s.loaded);
+		/* Preempted by the other vCPU thread while in the guest. */
+		EXPECT_LE(1ULL, s.preempted);
+		EXPECT_LT(0ULL, s.preempted_ns);
+		/* Pinned: the thread never changed CPUs while loaded. */
+		EXPECT_EQ(0ULL, s.migrations);
+		EXPECT_NE(0U, vext_kvm_data(&self->kvm, i));
+	}
+}
+
+/* ---- kvm_intx ------------------------------------------------------- */
+
+#define INTX_GSI	5	/* an 8259 line KVM allows level-triggered */
+
+FIXTURE(kvm_intx)
+{
+	struct vext_kvm_vm kvm;
+	struct kvm_pn_thread t;
+	int trigger, resample;
+};
+
+/* vCPU 0 in KVM_RUN until stopped (the guest halts between interrupts). */
+static void *kvm_intx_main(void *arg)
+{
+	struct kvm_pn_thread *t = arg;
+	int ret;
+
+	__atomic_store_n(&t->running, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&t->stop, __ATOMIC_SEQ_CST)) {
+		t->runs++;
+		ret = ioctl(t->kv.fd, KVM_RUN, 0);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		t->err = ret < 0 ? -errno : -EPROTO;
+		t->what = ret < 0 ? "KVM_RUN" : "KVM_RUN exit reason";
+		if (ret >= 0)
+			fprintf(stderr, "intx guest: exit reason %u\n",
+				t->kv.run->exit_reason);
+		break;
+	}
+	return NULL;
+}
+
+FIXTURE_SETUP(kvm_intx)
+{
+	int ret, waited = 0;
+
+	ret = vext_kvm_load_modules();
+	ASSERT_EQ(0, ret) TH_LOG("KVM does not load in the test VM: %s", strerror(-ret));
+	ret = vext_kvm_vm_create(&self->kvm);
+	ASSERT_EQ(0, ret) TH_LOG("KVM VM: %s", strerror(-ret));
+	vext_kvm_load_prog(&self->kvm, &vext_kvm_prog_intx);
+	vext_kvm_set_data(&self->kvm, VEXT_KVM_INTX_LINE, INTX_GSI);
+	vext_kvm_kick_init();
+	ret = vext_kvm_vcpu_create(&self->kvm, 0, &self->t.kv);
+	ASSERT_EQ(0, ret) TH_LOG("KVM vCPU: %s", strerror(-ret));
+	self->trigger = eventfd(0, EFD_CLOEXEC);
+	self->resample = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, self->trigger);
+	ASSERT_LE(0, self->resample);
+	ret = pthread_create(&self->t.thread, NULL, kvm_intx_main, &self->t);
+	ASSERT_EQ(0, ret);
+	while (!vext_kvm_data(&self->kvm, VEXT_KVM_INTX_READY) && !self->t.err &&
+	       waited++ < 5000)
+		vext_sleep_ms(1);
+	ASSERT_EQ(0, self->t.err) TH_LOG("%s: %s", self->t.what, strerror(-self->t.err));
+	ASSERT_EQ(1U, vext_kvm_data(&self->kvm, VEXT_KVM_INTX_READY))
+		TH_LOG("the guest did not enable interrupts");
+}
+
+FIXTURE_TEARDOWN(kvm_intx)
+{
+	if (self->t.kv.run)
+		stop_thread(&self->t);
+	vext_kvm_vcpu_destroy(&self->t.kv);
+	vext_kvm_vm_destroy(&self->kvm);
+	close(self->trigger);
+	close(self->resample);
+}
+
+/* Wait up to @ms for one resamplefd signal; returns how many were read. */
+static __u64 wait_eventfd(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	__u64 v = 0;
+
+	if (poll(&pfd, 1, ms) != 1 || read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+TEST_F(kvm_intx, irqfd_resample_baseline)
+{
+	const unsigned int n = 500;
+	__u64 one = 1, acks = 0;
+	unsigned int i;
+	int ret;
+
+	ret = vext_kvm_irqfd(&self->kvm, self->trigger, self->resample, INTX_GSI, false);
+	ASSERT_EQ(0, ret) TH_LOG("KVM_IRQFD with resample: %s", strerror(-ret));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ((ssize_t)sizeof(one), write(self->trigger, &one, sizeof(one)));
+		/* The guest's EOI of this one comes back on the resamplefd. */
+		ret = (int)wait_eventfd(self->resample, 5000);
+		ASSERT_EQ(1, ret) TH_LOG("interrupt %u: no EOI (guest count %u)", i,
+					 vext_kvm_data(&self->kvm, VEXT_KVM_INTX_COUNT));
+		acks += ret;
+	}
+	EXPECT_EQ(n, acks);
+	EXPECT_EQ(n, vext_kvm_data(&self->kvm, VEXT_KVM_INTX_COUNT));
+	/* No interrupt without a signal. */
+	vext_sleep_ms(50);
+	EXPECT_EQ(0ULL, wait_eventfd(self->resample, 0));
+	EXPECT_EQ(n, vext_kvm_data(&self->kvm, VEXT_KVM_INTX_COUNT));
+	EXPECT_EQ(0, self->t.err);
+	ret = vext_kvm_irqfd(&self->kvm, self->trigger, -1, INTX_GSI, true);
+	EXPECT_EQ(0, ret);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A minimal KVM VMM for the selftests, in the style of the kernel's KVM
+ * selftests: one KVM VM with an in-kernel irqchip, flat guest memory at
+ * guest physical address 0, vCPUs in 16-bit real mode running a tiny guest
+ * program assembled at build time (the guest programs are in vext_kvm.c).
+ *
+ * It exists to prove that vext composes with a real KVM: vCPU threads that
+ * call VEXT_VCPU_LOAD before their KVM_RUN loop, KVM irqfds fed by vext
+ * eventfds, guest memory that vext also sees. The test VM's '-cpu max'
+ * exposes AMD SVM, so Debian's kvm and kvm-amd load inside it.
+ */
+#ifndef _VEXT_KVM_H
+#define _VEXT_KVM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+#include <linux/kvm.h>
+
+/* Guest physical layout (all below 1 MiB, real mode). */
+#define VEXT_KVM_MEM_SIZE	0x100000UL	/* 1 MiB of guest memory */
+#define VEXT_KVM_CODE_GPA	0x1000UL	/* the guest program */
+#define VEXT_KVM_DATA_GPA	0x500UL		/* guest-visible counters */
+#define VEXT_KVM_DATA_SLOTS	16		/* 32-bit words at DATA_GPA */
+
+/* I/O ports the guest programs write to (KVM_EXIT_IO). */
+#define VEXT_KVM_PORT_DONE	0x0e9	/* "finished", value in AL */
+
+/* A guest program: bytes of 16-bit code, copied to VEXT_KVM_CODE_GPA. */
+struct vext_kvm_prog {
+	const char *name;
+	const __u8 *start;
+	const __u8 *end;
+};
+
+/*
+ * spin: forever increments the 32-bit word at DATA_GPA + 4 * (vCPU index
+ * held in SI at entry); never exits on its own.
+ */
+extern const struct vext_kvm_prog vext_kvm_prog_spin;
+
+/*
+ * intx: takes interrupts from one 8259 line, level-triggered (IRQ L from
+ * data word VEXT_KVM_INTX_LINE, set before the vCPU runs); counts them in
+ * data word VEXT_KVM_INTX_COUNT and EOIs each; sets data word
+ * VEXT_KVM_INTX_READY once interrupts are on; halts in between (KVM_RUN
+ * does not return: HLT stays in the kernel with the in-kernel irqchip).
+ * Only vCPU 0 takes 8259 interrupts.
+ */
+extern const struct vext_kvm_prog vext_kvm_prog_intx;
+#define VEXT_KVM_INTX_COUNT	0
+#define VEXT_KVM_INTX_READY	1
+#define VEXT_KVM_INTX_LINE	15
+
+/* The programs' bytes (assembled in vext_kvm.c). */
+extern const __u8 vext_guest_spin[], vext_guest_spin_end[];
+extern const __u8 vext_guest_intx[], vext_guest_intx_end[];
+
+#define VEXT_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+struct vext_kvm_vcpu {
+	int fd;
+	unsigned int id;
+	struct kvm_run *run;
+	size_t run_size;
+};
+
+struct vext_kvm_vm {
+	int kvm_fd;
+	int fd;
+	__u8 *mem;			/* host view of guest memory */
+	size_t mem_size;
+};
+
+/**
+ * vext_kvm_load_modules() - load KVM in the test VM (irqbypass, ccp, kvm,
+ * kvm_amd; built-in ones count as loaded)
+ *
+ * Return: 0, or -errno of the first module that failed (-ENOENT: not
+ * installed; -ENODEV from kvm_amd: no SVM).
+ */
+int vext_kvm_load_modules(void);
+
+/**
+ * vext_kvm_vm_create() - a KVM VM with an in-kernel irqchip (PIC, IOAPIC,
+ * local APICs) and VEXT_KVM_MEM_SIZE bytes of zeroed memory at GPA 0
+ * @vm: filled in
+ *
+ * Return: 0 or -errno (which step failed is printed on stderr).
+ */
+int vext_kvm_vm_create(struct vext_kvm_vm *vm);
+
+/**
+ * vext_kvm_vm_destroy() - close the VM and unmap its memory
+ * @vm: from vext_kvm_vm_create(); its vCPUs must be destroyed first
+ */
+void vext_kvm_vm_destroy(struct vext_kvm_vm *vm);
+
+/**
+ * vext_kvm_load_prog() - copy a guest program to VEXT_KVM_CODE_GPA
+ * @vm:   the VM
+ * @prog: the program
+ */
+void vext_kvm_load_prog(struct vext_kvm_vm *vm, const struct vext_kvm_prog *prog);
+
+/**
+ * vext_kvm_vcpu_create() - a vCPU in real mode at CS:IP 0:CODE_GPA, DS=SS=0,
+ * SP just below the program, SI = @id
+ * @vm:   the VM
+ * @id:   vCPU id (0 is the BSP)
+ * @vcpu: filled in
+ *
+ * Return: 0 or -errno.
+ */
+int vext_kvm_vcpu_create(struct vext_kvm_vm *vm, unsigned int id,
+			 struct vext_kvm_vcpu *vcpu);
+
+/**
+ * vext_kvm_vcpu_destroy() - unmap kvm_run and close the vCPU
+ * @vcpu: from vext_kvm_vcpu_create()
+ */
+void vext_kvm_vcpu_destroy(struct vext_kvm_vcpu *vcpu);
+
+/**
+ * vext_kvm_data() - the guest's 32-bit data word @i (DATA_GPA + 4 * @i),
+ * read once from the host
+ * @vm: the VM
+ * @i:  index below VEXT_KVM_DATA_SLOTS
+ */
+__u32 vext_kvm_data(const struct vext_kvm_vm *vm, unsigned int i);
+
+/**
+ * vext_kvm_set_data() - set the guest's 32-bit data word @i
+ * @vm:  the VM
+ * @i:   index below VEXT_KVM_DATA_SLOTS
+ * @val: the value
+ */
+void vext_kvm_set_data(struct vext_kvm_vm *vm, unsigned int i, __u32 val);
+
+/**
+ * vext_kvm_irqfd() - KVM_IRQFD: @trigger_fd raises GSI @gsi
+ * @vm:          the VM
+ * @trigger_fd:  eventfd whose signal asserts the line
+ * @resample_fd: eventfd KVM signals when the guest EOIs the line (the line
+ *               is then deasserted: level-triggered resampling), or -1
+ * @gsi:         the line (0-15 reach the 8259s and the IOAPIC)
+ * @deassign:    remove the irqfd of @trigger_fd instead
+ *
+ * Return: 0 or -errno.
+ */
+int vext_kvm_irqfd(struct vext_kvm_vm *vm, int trigger_fd, int resample_fd,
+		   unsigned int gsi, bool deassign);
+
+/**
+ * vext_kvm_kick_init() - install a no-op SIGUSR1 handler (no SA_RESTART),
+ * so that pthread_kill(thread, SIGUSR1) makes a KVM_RUN in that thread
+ * return -EINTR
+ */
+void vext_kvm_kick_init(void);
+
+#endif /* _VEXT_KVM_H */

@@ -238,6 +238,7 @@ int main(int argc, char **argv)
 		pthread_join(w[i].thread, NULL);
 		ops1 += w[i].t.ops;
 	}
+	fz_wait_spawned();
 	fz_reap(true);
 	ksft_test_result(fz_eng.violations == before,
 			 "multi-threaded fuzzing: %llu threads, %lu operations, %lu violation(s)\n",

@@ -1371,6 +1371,69 @@ static void fz_op_fork(struct fz_thread *t, bool wait)
 		fz_reap(true);
 }
 
+/* A short-lived thread: a few operations, then it exits (maybe bound). */
+struct fz_spawn {
+	struct fz_thread t;
+	unsigned int n;
+};
+
+static void *fz_spawn_main(void *arg)
+{
+	struct fz_spawn *s = arg;
+	unsigned int i;
+
+	for (i = 0; i < s->n; i++)
+		fz_step(&s->t, false);
+	fz_arena_fini(&s->t);
+	free(s);
+	__atomic_sub_fetch(&fz_eng.spawned, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * Start a thread that runs a few operations and exits, often with a vCPU
+ * loaded (vext_pn then unbinds it after its last switch, and a LOAD from
+ * another thread reaps the binding). Single-threaded, it is waited for, so
+ * the run stays reproducible.
+ */
+static void fz_op_thread(struct fz_thread *t)
+{
+	static unsigned int seq;
+	struct fz_spawn *s;
+	pthread_t th;
+
+	if (__atomic_load_n(&fz_eng.spawned, __ATOMIC_ACQUIRE) >= 4)
+		return;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return;
+	fz_seed_thread(&s->t, fz_rand(t), 0);
+	s->t.idx = 2000 + __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+	s->n = 1 + fz_below(t, 12);
+	if (fz_arena_init(&s->t)) {
+		free(s);
+		return;
+	}
+	__atomic_add_fetch(&fz_eng.spawned, 1, __ATOMIC_ACQ_REL);
+	if (pthread_create(&th, NULL, fz_spawn_main, s)) {
+		__atomic_sub_fetch(&fz_eng.spawned, 1, __ATOMIC_RELEASE);
+		fz_arena_fini(&s->t);
+		free(s);
+		return;
+	}
+	if (fz_eng.threaded)
+		pthread_detach(th);
+	else
+		pthread_join(th, NULL);
+}
+
+/* Wait for the short-lived threads to finish. */
+void fz_wait_spawned(void)
+{
+	while (__atomic_load_n(&fz_eng.spawned, __ATOMIC_ACQUIRE))
+		usleep(1000);
+}
+
 /* One random operation. @chaos: the closer/duper thread's weights. */
 void fz_step(struct fz_thread *t, bool chaos)
 {
@@ -1380,11 +1443,12 @@ void fz_step(struct fz_thread *t, bool chaos)
 		     w_dup = chaos ? 15 : 3, w_dup2 = chaos ? 15 : 2,
 		     w_foreign = 2, w_root = 2, w_unmap = 3,
 		     w_rlimit = t->child ? 0 : (chaos ? 3 : 1),
+		     w_thread = t->child || t->idx >= 2000 ? 0 : 2,
 		     w_fork = t->child ? 0 : (chaos ? 2 : (fz_eng.no_fork ? 0 : 1)),
 		     w_mod = fz_eng.nr_ops ? 20 : 0;
 	unsigned int total = w_ioctl + w_bogus + w_unknown + w_close + w_dup +
 			     w_dup2 + w_foreign + w_root + w_unmap + w_fork + w_mod +
-			     w_rlimit;
+			     w_rlimit + w_thread;
 	__u64 r = fz_below(t, total);
 
 	t->ops++;
@@ -1419,6 +1483,9 @@ void fz_step(struct fz_thread *t, bool chaos)
 	if (r < w_rlimit)
 		return fz_op_rlimit(t);
 	r -= w_rlimit;
+	if (r < w_thread)
+		return fz_op_thread(t);
+	r -= w_thread;
 	if (r < w_fork)
 		return fz_op_fork(t, !fz_eng.threaded);
 	return fz_op_module(t);

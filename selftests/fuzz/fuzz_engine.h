@@ -62,6 +62,7 @@ struct fz_engine {
 	bool no_fork;
 	unsigned long violations;
 	unsigned int children;
+	unsigned int spawned;	/* short-lived threads running */
 	struct fz_slot slots[FZ_SLOTS];
 	pthread_mutex_t map_lock;
 	struct fz_map maps[FZ_MAPS];
@@ -94,6 +95,7 @@ void fz_arena_fini(struct fz_thread *t);
 void fz_engine_setup(void);
 void fz_step(struct fz_thread *t, bool chaos);
 void fz_close_all(void);
+void fz_wait_spawned(void);
 void fz_restore_rlimit(void);
 void fz_reap(bool wait);
 void fz_print_stats(void);

@@ -136,7 +136,14 @@ int vext_create_vcpu(struct vext_vm *vm, unsigned long id)
 		}
 	}
 
-	ret = xa_insert(&vm->vcpus, id, vcpu, GFP_KERNEL_ACCOUNT);
+	/*
+	 * Reserve the id, and publish the vCPU only once its fd exists:
+	 * readers walk vm->vcpus without vm->lock (the VM's stats fd sums the
+	 * vCPUs' shared pages) and must never meet a vCPU that may still be
+	 * freed below. A reserved entry reads as absent and storing over it
+	 * needs no memory.
+	 */
+	ret = xa_reserve(&vm->vcpus, id, GFP_KERNEL_ACCOUNT);
 	if (ret)
 		goto err_destroy;
 
@@ -145,12 +152,12 @@ int vext_create_vcpu(struct vext_vm *vm, unsigned long id)
 	ret = anon_inode_getfd("vext-vcpu", &vext_vcpu_fops, vcpu,
 			       O_RDWR | O_CLOEXEC);
 	if (ret < 0) {
-		/* Still under vm->lock: nobody else has seen this vCPU. */
-		xa_erase(&vm->vcpus, id);
+		xa_release(&vm->vcpus, id);
 		/* Never the last reference: the VM fd is pinned by this ioctl. */
 		refcount_dec(&vm->refcount.refcount);
 		goto err_destroy;
 	}
+	xa_store(&vm->vcpus, id, vcpu, GFP_KERNEL_ACCOUNT);
 	vm->nr_vcpus++;
 	mutex_unlock(&vm->lock);
 	return ret;

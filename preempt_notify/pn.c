@@ -344,10 +344,17 @@ static void vext_pn_detach(struct vext_vcpu *vcpu, struct vext_pn_vcpu *pv)
 	RCU_INIT_POINTER(b->vcpu, NULL);
 	synchronize_rcu();
 	vext_forget_running_vcpu(vcpu);
-	/* No callback writes the page any more: we are its only writer. */
+	/*
+	 * No callback writes the page any more: we are its only writer.
+	 * Not preemptible in between, as every seqcount writer: a reader
+	 * (the vCPU's stats fd) spins while seq is odd, and one of higher
+	 * priority on this CPU would never let us finish.
+	 */
+	preempt_disable();
 	vext_pn_write_begin(s);
 	WRITE_ONCE(s->loaded, 0);
 	vext_pn_write_end(s);
+	preempt_enable();
 
 	/*
 	 * Case b. If the thread is past exit_task_work() this fails, and its

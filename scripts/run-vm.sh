@@ -6,6 +6,7 @@
 #   run-vm.sh --mode MODE --kver KVER --initrd FILE --dir DIR
 #             [--bound SECS] [--test-timeout SECS] [--follow console|report]
 #             [--tests GLOB] [--kernel FILE] [--splat MODULE]
+#             [--append WORDS]
 #
 #   --mode MODE          test | selftest | run | bench: passed to the init
 #                        as vext.mode= (see vm-init.sh); selects the machine
@@ -23,6 +24,8 @@
 #   --tests GLOB         test mode: run only the test binaries matching GLOB
 #   --splat MODULE       selftest mode: the test module to load (default
 #                        vext_splat)
+#   --append WORDS       more kernel command line words for the init
+#                        (vext.fuzz_seconds=N ..., see vm-init.sh)
 #
 # Machines. test and run boot the 'pc' machine with the devices the shared
 # IRQ tests need: e1000 at slot 3 and edu at slots 4, 7 and 8. QEMU's PIIX
@@ -38,6 +41,7 @@
 set -euo pipefail
 
 mode='' kver='' initrd='' dir='' bound=600 test_timeout=240 follow='' tests='' kernel='' splat=''
+extra=''
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--mode) mode=$2; shift ;;
@@ -50,6 +54,7 @@ while [ $# -gt 0 ]; do
 	--tests) tests=$2; shift ;;
 	--kernel) kernel=$2; shift ;;
 	--splat) splat=$2; shift ;;
+	--append) extra=$2; shift ;;
 	*) echo "run-vm: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -103,6 +108,7 @@ append="console=ttyS0 $level panic=-1 vext.mode=$mode vext.timeout=$test_timeout
 [ "$mode" = bench ] && append="$append intel_iommu=on"
 [ -z "$tests" ] || append="$append vext.tests=$tests"
 [ -z "$splat" ] || append="$append vext.splat=$splat"
+[ -z "$extra" ] || append="$append $extra"
 
 # Single-threaded TCG: with Debian 12's QEMU 7.2, multi-threaded TCG lets a
 # vCPU keep running stale translations of kernel text patched by another

@@ -15,6 +15,10 @@
 #   vext.timeout=SECS   bound of one test or bench binary (default 240)
 #   vext.tests=GLOB     test mode: run only /tests/GLOB (make vm-test T=GLOB);
 #                       the suite and vext-demo step is skipped then
+#   vext.fuzz_seconds=N, vext.fuzz_seed=S, vext.fuzz_threads=T
+#                       the ioctl fuzzer's budget, seed and threads (make
+#                       fuzz), exported to the tests as VEXT_FUZZ_SECONDS,
+#                       VEXT_FUZZ_SEED and VEXT_FUZZ_THREADS
 #
 # Human-readable progress goes to the console (ttyS0). Everything the host
 # judges goes to the report port, the second serial port (ttyS1), as lines
@@ -56,6 +60,9 @@ for arg in $(cat /proc/cmdline); do
 	vext.timeout=*) timeout=${arg#*=} ;;
 	vext.tests=*) only=${arg#*=} ;;
 	vext.splat=*) splat=${arg#*=} ;;
+	vext.fuzz_seconds=*) export VEXT_FUZZ_SECONDS="${arg#*=}" ;;
+	vext.fuzz_seed=*) export VEXT_FUZZ_SEED="${arg#*=}" ;;
+	vext.fuzz_threads=*) export VEXT_FUZZ_THREADS="${arg#*=}" ;;
 	esac
 done
 

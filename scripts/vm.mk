@@ -24,6 +24,10 @@
 #                the test VM running only the selftests/out/GLOB binaries
 #                (for example T=pn_test or T='*_test'), judge it like make
 #                check. Not a substitute for make check.
+#   make fuzz SECONDS=N [SEED=S] [THREADS=T]
+#                the ioctl fuzzer (selftests/fuzz) alone for N seconds
+#                (default 300) in the test VM, judged like make check; SEED
+#                replays a run (fuzz_test prints its seed first).
 #   make run     make deps, build the modules and tools/vext-demo, boot the
 #                same VM with the suite loaded, run vext-demo, power off.
 #
@@ -38,7 +42,8 @@ VEXT_RUN_BOUND ?= 300
 VEXT_BENCH_BOUND ?= 900
 VEXT_BENCH_TIMEOUT ?= 600
 
-.PHONY: check run bench vm-run vm-bench vm-test vm-clean-modules vm-clean-test-modules vm-print-kver
+.PHONY: check run bench fuzz vm-run vm-bench vm-test vm-clean-modules \
+	vm-clean-test-modules vm-print-kver
 
 # The packages first, then the pipeline in new make processes, so KVER is
 # evaluated only once linux-image-amd64 is there.
@@ -77,6 +82,23 @@ vm-test: modules test-modules selftests
 		--tests '$(T)' --follow report | \
 	$(VEXT_ROOT)/scripts/vm-verdict.sh --dir $(VM_DIR)/vm-test \
 		--bound $(or $(VEXT_VM_BOUND),600)
+
+# make fuzz: only fuzz_test, its budget and seed on the kernel command line.
+# The binary gets the budget plus two minutes (setup, the final checks), the
+# boot five more.
+SECONDS ?= 300
+FUZZ_ARGS = vext.fuzz_seconds=$(SECONDS) $(if $(SEED),vext.fuzz_seed=$(SEED)) \
+	$(if $(THREADS),vext.fuzz_threads=$(THREADS))
+fuzz: modules test-modules selftests
+	@$(VEXT_ROOT)/scripts/mkinitramfs.sh --root $(VEXT_ROOT) --kver $(KVER) --moddir $(MODDIR) \
+		--out $(VM_DIR)/initramfs-test.cpio --with-tests
+	@echo "fuzz: booting $(KVER) in QEMU, fuzzing for $(SECONDS)s (logs in $(VM_DIR)/fuzz)"
+	@$(VEXT_ROOT)/scripts/run-vm.sh --mode test --kver $(KVER) --kernel $(VMLINUZ) \
+		--initrd $(VM_DIR)/initramfs-test.cpio --dir $(VM_DIR)/fuzz \
+		--bound $$(($(SECONDS) + 420)) --test-timeout $$(($(SECONDS) + 120)) \
+		--tests fuzz_test --append '$(strip $(FUZZ_ARGS))' --follow report | \
+	$(VEXT_ROOT)/scripts/vm-verdict.sh --dir $(VM_DIR)/fuzz \
+		--bound $$(($(SECONDS) + 420))
 
 run:
 	@$(MAKE) --no-print-directory deps

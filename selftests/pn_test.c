@@ -897,9 +897,13 @@ TEST_F(pn, counters_cumulative)
 		EXPECT_LE(prev.migrations, s.migrations);
 		prev = s;
 	}
-	/* Five 1 ms sleeps while loaded. */
-	EXPECT_LE(5ULL, s.blocked);
-	EXPECT_LE(5 * MS / 2, s.blocked_ns);
+	/*
+	 * Five 1 ms sleeps while loaded, but not five blocks: under TCG the
+	 * other vCPU may run while the timer expires, and a sleeper woken
+	 * before schedule() does not block (seen: 2 of 5 on a loaded host).
+	 */
+	EXPECT_LE(1ULL, s.blocked);
+	EXPECT_LT(0ULL, s.blocked_ns);
 }
 
 /* LOAD pinned, spin until preempted a few times (bounded), PUT. */

@@ -88,17 +88,26 @@ asm(".pushsection .rodata.vext_guest, \"a\", @progbits\n"
 	"2:	hlt\n"
 	"	jmp 2b\n"
 	"vext_guest_intx_isr:\n"
-	"	push %ax\n"
+	"	pushl %eax\n"
 	"	push %cx\n"
-	"	addl $1, 0x500\n"
+	"	push %es\n"
+	/* A device BAR mapped at segment ES (data word 14): ack it first. */
+	"	mov 0x538, %ax\n"
+	"	test %ax, %ax\n"
+	"	jz 4f\n"
+	"	mov %ax, %es\n"
+	"	movl %es:0x24, %eax\n"
+	"	movl %eax, %es:0x64\n"
+	"4:	addl $1, 0x500\n"
 	"	mov 0x53c, %cx\n"
 	"	mov $0x20, %al\n"
 	"	cmp $8, %cx\n"
 	"	jb 3f\n"
 	"	out %al, $0xa0\n"
 	"3:	out %al, $0x20\n"
+	"	pop %es\n"
 	"	pop %cx\n"
-	"	pop %ax\n"
+	"	popl %eax\n"
 	"	iret\n"
 	"vext_guest_intx_end:\n"
 	".code64\n"
@@ -109,6 +118,18 @@ const struct vext_kvm_prog vext_kvm_prog_spin = {
 	.start = vext_guest_spin,
 	.end = vext_guest_spin_end,
 };
+
+/* ioctl that returns -errno and says which step failed. */
+static int kvm_ioctl(int fd, unsigned long cmd, void *arg, const char *what)
+{
+	int ret = ioctl(fd, cmd, arg);
+
+	if (ret < 0) {
+		ret = -errno;
+		fprintf(stderr, "vext_kvm: %s: %s\n", what, strerror(errno));
+	}
+	return ret;
+}
 
 const struct vext_kvm_prog vext_kvm_prog_intx = {
 	.name = "intx",
@@ -122,6 +143,21 @@ void vext_kvm_set_data(struct vext_kvm_vm *vm, unsigned int i, __u32 val)
 
 	if (i < VEXT_KVM_DATA_SLOTS)
 		__atomic_store_n(&p[i], val, __ATOMIC_SEQ_CST);
+}
+
+int vext_kvm_map_mmio(struct vext_kvm_vm *vm, void *hva, size_t size)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = 1,
+		.guest_phys_addr = VEXT_KVM_MMIO_GPA,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)hva,
+	};
+
+	if (size > VEXT_KVM_MMIO_MAX)
+		return -EINVAL;
+	return kvm_ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region,
+			 "KVM_SET_USER_MEMORY_REGION (MMIO)");
 }
 
 int vext_kvm_irqfd(struct vext_kvm_vm *vm, int trigger_fd, int resample_fd,
@@ -161,18 +197,6 @@ int vext_kvm_load_modules(void)
 		}
 	}
 	return access("/dev/kvm", R_OK | W_OK) ? -errno : 0;
-}
-
-/* ioctl that returns -errno and says which step failed. */
-static int kvm_ioctl(int fd, unsigned long cmd, void *arg, const char *what)
-{
-	int ret = ioctl(fd, cmd, arg);
-
-	if (ret < 0) {
-		ret = -errno;
-		fprintf(stderr, "vext_kvm: %s: %s\n", what, strerror(errno));
-	}
-	return ret;
 }
 
 int vext_kvm_vm_create(struct vext_kvm_vm *vm)

@@ -20,7 +20,9 @@
 #include <linux/kvm.h>
 
 /* Guest physical layout (all below 1 MiB, real mode). */
-#define VEXT_KVM_MEM_SIZE	0x100000UL	/* 1 MiB of guest memory */
+#define VEXT_KVM_MEM_SIZE	0x80000UL	/* 512 KiB of guest memory */
+#define VEXT_KVM_MMIO_GPA	0x80000UL	/* a device BAR, segment 0x8000 */
+#define VEXT_KVM_MMIO_MAX	0x10000UL
 #define VEXT_KVM_CODE_GPA	0x1000UL	/* the guest program */
 #define VEXT_KVM_DATA_GPA	0x500UL		/* guest-visible counters */
 #define VEXT_KVM_DATA_SLOTS	16		/* 32-bit words at DATA_GPA */
@@ -47,11 +49,16 @@ extern const struct vext_kvm_prog vext_kvm_prog_spin;
  * data word VEXT_KVM_INTX_COUNT and EOIs each; sets data word
  * VEXT_KVM_INTX_READY once interrupts are on; halts in between (KVM_RUN
  * does not return: HLT stays in the kernel with the in-kernel irqchip).
- * Only vCPU 0 takes 8259 interrupts.
+ * Only vCPU 0 takes 8259 interrupts. If data word VEXT_KVM_INTX_DEV_SEG is
+ * not 0, a QEMU edu device's BAR 0 is mapped at that real-mode segment
+ * (vext_kvm_map_mmio(): VEXT_KVM_MMIO_GPA >> 4) and the handler acks the
+ * device before the EOI, as a driver does: it reads the interrupt status
+ * (0x24) and writes it to the ack register (0x64).
  */
 extern const struct vext_kvm_prog vext_kvm_prog_intx;
 #define VEXT_KVM_INTX_COUNT	0
 #define VEXT_KVM_INTX_READY	1
+#define VEXT_KVM_INTX_DEV_SEG	14
 #define VEXT_KVM_INTX_LINE	15
 
 /* The programs' bytes (assembled in vext_kvm.c). */
@@ -138,6 +145,17 @@ __u32 vext_kvm_data(const struct vext_kvm_vm *vm, unsigned int i);
  * @val: the value
  */
 void vext_kvm_set_data(struct vext_kvm_vm *vm, unsigned int i, __u32 val);
+
+/**
+ * vext_kvm_map_mmio() - map host memory (a device BAR's mmap) into the
+ * guest at VEXT_KVM_MMIO_GPA, memory slot 1
+ * @vm:   the VM
+ * @hva:  the mapping, page aligned
+ * @size: bytes, at most VEXT_KVM_MMIO_MAX, a multiple of the page size
+ *
+ * Return: 0 or -errno.
+ */
+int vext_kvm_map_mmio(struct vext_kvm_vm *vm, void *hva, size_t size);
 
 /**
  * vext_kvm_irqfd() - KVM_IRQFD: @trigger_fd raises GSI @gsi

@@ -23,10 +23,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -529,6 +532,169 @@ TEST_F(kvm_assign, guest_mask_view)
 	EXPECT_EQ(2U, vext_kvm_data(&self->kvm, VEXT_KVM_INTX_COUNT))
 		TH_LOG("the pending interrupt was delivered more than once");
 	EXPECT_EQ(0U, vext_mmio_read32(self->bar, EDU_REG_IRQ_STATUS));
+}
+
+/* ---- kvm_gnt -------------------------------------------------------- */
+
+#define GRANT_GPFN	3
+#define GRANT_REF	1
+
+/*
+ * The backend: its own vext VM (its own domain). Sends its domid, waits for
+ * the granting domain's, checks that a writable map is refused, maps the
+ * grant readonly and reads it. Exit status: 0, or the step that failed (+ a "# " line).
+ */
+static int backend(int to_parent, int from_parent)
+{
+	struct vext_gnttab_batch b = { 0 };
+	struct vext_gnttab_op op;
+	int dev, vm, domid, granter;
+	char *page;
+
+	dev = vext_dev_open();
+	vm = dev >= 0 ? vext_create_vm(dev) : -1;
+	domid = vm >= 0 ? vext_get_domid(vm) : -1;
+	if (domid < 0 || write(to_parent, &domid, sizeof(domid)) != sizeof(domid))
+		return 10;
+	/* "go": the granting domain, once its guest wrote the grant. */
+	if (read(from_parent, &granter, sizeof(granter)) != sizeof(granter))
+		return 11;
+
+	memset(&op, 0, sizeof(op));
+	op.cmd = VEXT_GNTTABOP_map_grant_ref;
+	op.domid = granter;
+	op.ref = GRANT_REF;
+	b.ops = (unsigned long)&op;
+	b.count = 1;
+	/* A writable mapping of a readonly grant: permission_denied. */
+	if (ioctl(vm, VEXT_GNTTAB_OP, &b) || op.status != VEXT_GNTST_permission_denied) {
+		printf("# backend: writable map: status %d\n", op.status);
+		return 12;
+	}
+	memset(&op, 0, sizeof(op));
+	op.cmd = VEXT_GNTTABOP_map_grant_ref;
+	op.domid = granter;
+	op.ref = GRANT_REF;
+	op.flags = VEXT_GNTMAP_readonly;
+	if (ioctl(vm, VEXT_GNTTAB_OP, &b) || op.status != VEXT_GNTST_okay) {
+		printf("# backend: readonly map: status %d\n", op.status);
+		return 13;
+	}
+	page = mmap(NULL, 4096, PROT_READ, MAP_SHARED, vm, (off_t)op.index);
+	if (page == MAP_FAILED) {
+		printf("# backend: mmap: %s\n", strerror(errno));
+		return 14;
+	}
+	if (memcmp(page, VEXT_KVM_GRANT_MSG, 16)) {
+		printf("# backend: read '%.16s'\n", page);
+		return 15;
+	}
+	munmap(page, 4096);
+	op.cmd = VEXT_GNTTABOP_unmap_grant_ref;
+	if (ioctl(vm, VEXT_GNTTAB_OP, &b) || op.status != VEXT_GNTST_okay)
+		return 16;
+	return 0;
+}
+
+FIXTURE(kvm_gnt)
+{
+	int unused;
+};
+
+FIXTURE_SETUP(kvm_gnt)
+{
+	self->unused = 0;
+}
+
+FIXTURE_TEARDOWN(kvm_gnt)
+{
+}
+
+TEST_F(kvm_gnt, guest_written_grant)
+{
+	struct vext_gnt_setup_table st = { .nr_frames = 1 };
+	struct vext_add_to_physmap xatp = { 0 };
+	struct vext_grant_entry_v1 *table;
+	struct kvm_pn_thread t = { 0 };
+	int up[2], down[2], status, ret, waited = 0;
+	int dev, vm, domid, backend_domid;
+	struct vext_kvm_vm kvm;
+	pid_t pid;
+
+	ret = vext_mod_load("vext_gnt", NULL);
+	ASSERT_EQ(0, ret) TH_LOG("modprobe vext_gnt: %s", strerror(-ret));
+	ret = vext_kvm_load_modules();
+	ASSERT_EQ(0, ret) TH_LOG("KVM does not load in the test VM: %s", strerror(-ret));
+	ASSERT_EQ(0, pipe2(up, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(down, O_CLOEXEC));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(up[0]);
+		close(down[1]);
+		_exit(backend(up[1], down[0]));
+	}
+	close(up[1]);
+	close(down[0]);
+	ASSERT_EQ((ssize_t)sizeof(backend_domid),
+		  read(up[0], &backend_domid, sizeof(backend_domid)));
+
+	/* The guest's VMM: a KVM VM and a vext VM over the same RAM. */
+	ret = vext_kvm_vm_create(&kvm);
+	ASSERT_EQ(0, ret) TH_LOG("KVM VM: %s", strerror(-ret));
+	dev = open_dev(_metadata);
+	vm = create_vm(_metadata, dev);
+	domid = get_domid(_metadata, vm);
+	ret = vext_set_region(vm, 0, 0, 0, kvm.mem_size, (unsigned long)kvm.mem);
+	ASSERT_EQ(0, ret) TH_LOG("VEXT_SET_USER_MEMORY_REGION: %s", strerror(-ret));
+	ret = vext_ioctl(vm, VEXT_GNT_SETUP_TABLE, (unsigned long)&st);
+	ASSERT_LE(1, ret) TH_LOG("VEXT_GNT_SETUP_TABLE: %s", strerror(-ret));
+	table = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, vm,
+		     VEXT_GNT_TABLE_OFFSET);
+	ASSERT_NE(MAP_FAILED, table) TH_LOG("mmap of grant frame 0: %s", strerror(errno));
+	/* Frame 0 of the table at gpfn 0x80, for vext and for KVM. */
+	xatp.domid = VEXT_DOMID_SELF;
+	xatp.space = VEXT_MAPSPACE_grant_table;
+	xatp.idx = 0;
+	xatp.gpfn = VEXT_KVM_MMIO_GPA >> 12;
+	ret = vext_ioctl(vm, VEXT_ADD_TO_PHYSMAP, (unsigned long)&xatp);
+	ASSERT_EQ(0, ret) TH_LOG("VEXT_ADD_TO_PHYSMAP: %s", strerror(-ret));
+	ret = vext_kvm_map_mmio(&kvm, table, 4096);
+	ASSERT_EQ(0, ret) TH_LOG("grant frame as guest memory: %s", strerror(-ret));
+
+	vext_kvm_load_prog(&kvm, &vext_kvm_prog_grant);
+	vext_kvm_set_data(&kvm, VEXT_KVM_GRANT_GPFN, GRANT_GPFN);
+	vext_kvm_set_data(&kvm, VEXT_KVM_GRANT_REF, GRANT_REF);
+	vext_kvm_set_data(&kvm, VEXT_KVM_GRANT_DOMID, backend_domid);
+	vext_kvm_set_data(&kvm, VEXT_KVM_GRANT_TABLE_SEG, VEXT_KVM_MMIO_GPA >> 4);
+	vext_kvm_kick_init();
+	ret = vext_kvm_vcpu_create(&kvm, 0, &t.kv);
+	ASSERT_EQ(0, ret) TH_LOG("KVM vCPU: %s", strerror(-ret));
+	ASSERT_EQ(0, pthread_create(&t.thread, NULL, kvm_intx_main, &t));
+	while (!vext_kvm_data(&kvm, VEXT_KVM_GRANT_DONE) && !t.err && waited++ < 5000)
+		vext_sleep_ms(1);
+	ASSERT_EQ(1U, vext_kvm_data(&kvm, VEXT_KVM_GRANT_DONE))
+		TH_LOG("the guest did not finish (%s: %s)", t.what ? t.what : "-",
+		       strerror(-t.err));
+	/* What the guest wrote, seen through vext's mapping of the table. */
+	EXPECT_EQ(VEXT_GTF_permit_access | VEXT_GTF_readonly, table[GRANT_REF].flags);
+	EXPECT_EQ(backend_domid, table[GRANT_REF].domid);
+	EXPECT_EQ((__u32)GRANT_GPFN, table[GRANT_REF].frame);
+
+	/* Now the backend maps it, naming this domain. */
+	ASSERT_EQ((ssize_t)sizeof(domid), write(down[1], &domid, sizeof(domid)));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("backend failed at step %d", WEXITSTATUS(status));
+
+	stop_thread(&t);
+	vext_kvm_vcpu_destroy(&t.kv);
+	vext_kvm_vm_destroy(&kvm);
+	munmap(table, 4096);
+	close(vm);
+	close(dev);
+	close(up[0]);
+	close(down[1]);
 }
 
 TEST_HARNESS_MAIN

@@ -110,6 +110,40 @@ asm(".pushsection .rodata.vext_guest, \"a\", @progbits\n"
 	"	popl %eax\n"
 	"	iret\n"
 	"vext_guest_intx_end:\n"
+	/*
+	 * grant: fills the page at gpfn P (data word 2) with the 16 bytes of
+	 * its message, then writes grant entry R (word 3) of the table frame
+	 * mapped at segment T (word 5): domid D (word 4), frame P, and last
+	 * the flags, permit_access | readonly (Xen's order: the entry is
+	 * complete before it is valid). Sets word 1 and halts.
+	 */
+	".global vext_guest_grant, vext_guest_grant_end\n"
+	"vext_guest_grant:\n"
+	"	xor %ax, %ax\n"
+	"	mov %ax, %ds\n"
+	"	mov 0x508, %ax\n"
+	"	shl $8, %ax\n"
+	"	mov %ax, %es\n"
+	"	mov $(0x1000 + vext_guest_grant_msg - vext_guest_grant), %si\n"
+	"	xor %di, %di\n"
+	"	mov $16, %cx\n"
+	"	cld\n"
+	"	rep movsb\n"
+	"	mov 0x514, %ax\n"
+	"	mov %ax, %es\n"
+	"	mov 0x50c, %bx\n"
+	"	shl $3, %bx\n"
+	"	mov 0x510, %ax\n"
+	"	mov %ax, %es:2(%bx)\n"
+	"	movl 0x508, %eax\n"
+	"	movl %eax, %es:4(%bx)\n"
+	"	movw $5, %es:(%bx)\n"
+	"	movl $1, 0x504\n"
+	"1:	hlt\n"
+	"	jmp 1b\n"
+	"vext_guest_grant_msg:\n"
+	"	.ascii \"granted by guest\"\n"
+	"vext_guest_grant_end:\n"
 	".code64\n"
 	".popsection\n");
 
@@ -130,6 +164,12 @@ static int kvm_ioctl(int fd, unsigned long cmd, void *arg, const char *what)
 	}
 	return ret;
 }
+
+const struct vext_kvm_prog vext_kvm_prog_grant = {
+	.name = "grant",
+	.start = vext_guest_grant,
+	.end = vext_guest_grant_end,
+};
 
 const struct vext_kvm_prog vext_kvm_prog_intx = {
 	.name = "intx",

@@ -61,9 +61,24 @@ extern const struct vext_kvm_prog vext_kvm_prog_intx;
 #define VEXT_KVM_INTX_DEV_SEG	14
 #define VEXT_KVM_INTX_LINE	15
 
+/*
+ * grant: writes VEXT_KVM_GRANT_MSG into the page at gpfn (data word
+ * VEXT_KVM_GRANT_GPFN), then grant entry VEXT_KVM_GRANT_REF of the grant
+ * table frame mapped at real-mode segment VEXT_KVM_GRANT_TABLE_SEG, readonly,
+ * to domain VEXT_KVM_GRANT_DOMID; then sets VEXT_KVM_GRANT_DONE and halts.
+ */
+extern const struct vext_kvm_prog vext_kvm_prog_grant;
+#define VEXT_KVM_GRANT_DONE		1
+#define VEXT_KVM_GRANT_GPFN		2
+#define VEXT_KVM_GRANT_REF		3
+#define VEXT_KVM_GRANT_DOMID		4
+#define VEXT_KVM_GRANT_TABLE_SEG	5
+#define VEXT_KVM_GRANT_MSG		"granted by guest"	/* 16 bytes */
+
 /* The programs' bytes (assembled in vext_kvm.c). */
 extern const __u8 vext_guest_spin[], vext_guest_spin_end[];
 extern const __u8 vext_guest_intx[], vext_guest_intx_end[];
+extern const __u8 vext_guest_grant[], vext_guest_grant_end[];
 
 #define VEXT_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 

@@ -544,7 +544,7 @@ TEST_F(kvm_assign, guest_mask_view)
  * the granting domain's, checks that a writable map is refused, maps the
  * grant readonly and reads it. Exit status: 0, or the step that failed (+ a "# " line).
  */
-static int backend(int to_parent, int from_parent)
+static int grant_backend(int to_parent, int from_parent)
 {
 	struct vext_gnttab_batch b = { 0 };
 	struct vext_gnttab_op op;
@@ -632,7 +632,7 @@ TEST_F(kvm_gnt, guest_written_grant)
 	if (!pid) {
 		close(up[0]);
 		close(down[1]);
-		_exit(backend(up[1], down[0]));
+		_exit(grant_backend(up[1], down[0]));
 	}
 	close(up[1]);
 	close(down[0]);

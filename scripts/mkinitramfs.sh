@@ -21,7 +21,8 @@
 #   --with-dtests  also add selftests/out/*_dtest: tests that need the debug
 #                  row's kernel (failslab, kmemleak); the init runs them
 #                  after the *_test ones
-#   --with-demo    add tools/vext-demo as /bin/vext-demo (required then)
+#   --with-demo    add tools/vext-demo as /bin/vext-demo (required then) and
+#                  tools/vext-kvm-demo as /bin/vext-kvm-demo
 #   --with-bench   add bench/out/*_bench under /bench (make bench; at least
 #                  one is required then)
 #
@@ -143,6 +144,9 @@ if [ "$with_demo" = 1 ]; then
 	[ -x "$root/tools/vext-demo" ] || die "$root/tools/vext-demo missing (make tools)"
 	cp "$root/tools/vext-demo" bin/vext-demo
 	binaries="$binaries bin/vext-demo"
+	[ -x "$root/tools/vext-kvm-demo" ] || die "$root/tools/vext-kvm-demo missing (make tools)"
+	cp "$root/tools/vext-kvm-demo" bin/vext-kvm-demo
+	binaries="$binaries bin/vext-kvm-demo"
 fi
 if [ "$with_bench" = 1 ]; then
 	mkdir -p bench

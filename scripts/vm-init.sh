@@ -9,7 +9,8 @@
 #   vext.mode=selftest  load vext_splat (it WARNs; or vext.splat=MODULE),
 #                       nothing else: the runner
 #                       must report this boot as failed
-#   vext.mode=run       load e1000 and the suite, run /bin/vext-demo
+#   vext.mode=run       load e1000 and the suite, run /bin/vext-demo, then
+#                       /bin/vext-kvm-demo (assigned INTx into a KVM guest)
 #   vext.mode=bench     run every /bench/*_bench (make bench), reported like
 #                       the tests; each prints one JSON object
 #   vext.timeout=SECS   bound of one test or bench binary (default 240)
@@ -197,6 +198,9 @@ $(find /tests -name '*_dtest' -type f | LC_ALL=C sort)"
 		report "run vext-demo"
 		/bin/vext-demo </dev/null >&3 2>&1
 		report "exit vext-demo $? 0"
+		report "run vext-kvm-demo"
+		/bin/vext-kvm-demo </dev/null >&3 2>&1
+		report "exit vext-kvm-demo $? 0"
 	fi
 	;;
 selftest)
@@ -228,6 +232,14 @@ run)
 	log "vext-demo exited with status $status"
 	report "run vext-demo"
 	report "exit vext-demo $status 0"
+	if [ -x /bin/vext-kvm-demo ]; then
+		log "running /bin/vext-kvm-demo"
+		/bin/vext-kvm-demo </dev/null
+		status=$?
+		echo
+		report "run vext-kvm-demo"
+		report "exit vext-kvm-demo $status 0"
+	fi
 	;;
 *)
 	log "unknown vext.mode=$mode"

@@ -40,21 +40,9 @@
 
 #define NR_THREADS	2
 
-struct kvm_pn_thread {
-	pthread_t thread;
-	struct vext_kvm_vcpu kv;
-	int vext_vcpu;
-	int cpu;
-	int stop;		/* set by the main thread */
-	int running;		/* loaded, about to enter KVM_RUN */
-	int err;		/* -errno of the step that failed */
-	const char *what;	/* that step */
-	unsigned long runs;	/* KVM_RUN calls */
-};
-
 static void *kvm_pn_main(void *arg)
 {
-	struct kvm_pn_thread *t = arg;
+	struct vext_kvm_runner *t = arg;
 	int ret;
 
 	ret = vext_pin_cpu(t->cpu);
@@ -99,7 +87,7 @@ FIXTURE(kvm_pn)
 	int vcpu[NR_THREADS];
 	struct vext_vcpu_shared *page[NR_THREADS];
 	struct vext_kvm_vm kvm;
-	struct kvm_pn_thread t[NR_THREADS];
+	struct vext_kvm_runner t[NR_THREADS];
 };
 
 FIXTURE_SETUP(kvm_pn)
@@ -141,18 +129,6 @@ FIXTURE_TEARDOWN(kvm_pn)
 	close(self->dev);
 }
 
-/* Stop a thread that may be inside KVM_RUN and wait for it. */
-static void stop_thread(struct kvm_pn_thread *t)
-{
-	__atomic_store_n(&t->stop, 1, __ATOMIC_SEQ_CST);
-	/* A KVM_RUN entered after this returns -EINTR at once. */
-	t->kv.run->immediate_exit = 1;
-	while (pthread_tryjoin_np(t->thread, NULL) == EBUSY) {
-		pthread_kill(t->thread, SIGUSR1);
-		vext_sleep_ms(5);
-	}
-}
-
 /* Two vCPU threads in KVM_RUN on one host CPU preempt each other. */
 TEST_F(kvm_pn, preempted_in_kvm_run)
 {
@@ -188,7 +164,7 @@ TEST_F(kvm_pn, preempted_in_kvm_run)
 			TH_LOG("guest %d made no progress", i);
 	}
 	for (i = 0; i < NR_THREADS; i++)
-		stop_thread(&self->t[i]);
+		vext_kvm_runner_stop(&self->t[i]);
 
 	for (i = 0; i < NR_THREADS; i++) {
 		EXPECT_EQ(0, self->t[i].err)
@@ -221,31 +197,9 @@ TEST_F(kvm_pn, preempted_in_kvm_run)
 FIXTURE(kvm_intx)
 {
 	struct vext_kvm_vm kvm;
-	struct kvm_pn_thread t;
+	struct vext_kvm_runner t;
 	int trigger, resample;
 };
-
-/* vCPU 0 in KVM_RUN until stopped (the guest halts between interrupts). */
-static void *kvm_intx_main(void *arg)
-{
-	struct kvm_pn_thread *t = arg;
-	int ret;
-
-	__atomic_store_n(&t->running, 1, __ATOMIC_SEQ_CST);
-	while (!__atomic_load_n(&t->stop, __ATOMIC_SEQ_CST)) {
-		t->runs++;
-		ret = ioctl(t->kv.fd, KVM_RUN, 0);
-		if (ret < 0 && errno == EINTR)
-			continue;
-		t->err = ret < 0 ? -errno : -EPROTO;
-		t->what = ret < 0 ? "KVM_RUN" : "KVM_RUN exit reason";
-		if (ret >= 0)
-			fprintf(stderr, "intx guest: exit reason %u\n",
-				t->kv.run->exit_reason);
-		break;
-	}
-	return NULL;
-}
 
 FIXTURE_SETUP(kvm_intx)
 {
@@ -264,7 +218,7 @@ FIXTURE_SETUP(kvm_intx)
 	self->resample = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, self->trigger);
 	ASSERT_LE(0, self->resample);
-	ret = pthread_create(&self->t.thread, NULL, kvm_intx_main, &self->t);
+	ret = vext_kvm_runner_start(&self->t);
 	ASSERT_EQ(0, ret);
 	while (!vext_kvm_data(&self->kvm, VEXT_KVM_INTX_READY) && !self->t.err &&
 	       waited++ < 5000)
@@ -277,7 +231,7 @@ FIXTURE_SETUP(kvm_intx)
 FIXTURE_TEARDOWN(kvm_intx)
 {
 	if (self->t.kv.run)
-		stop_thread(&self->t);
+		vext_kvm_runner_stop(&self->t);
 	vext_kvm_vcpu_destroy(&self->t.kv);
 	vext_kvm_vm_destroy(&self->kvm);
 	close(self->trigger);
@@ -331,7 +285,7 @@ TEST_F(kvm_intx, irqfd_resample_baseline)
 FIXTURE(kvm_assign)
 {
 	struct vext_kvm_vm kvm;
-	struct kvm_pn_thread t;
+	struct vext_kvm_runner t;
 	char name[VEXT_PCI_NAME_LEN];
 	void *bar;
 	int dev, vm, trigger, resample;
@@ -426,7 +380,7 @@ FIXTURE_SETUP(kvm_assign)
 	ret = vext_ioctl(self->vm, VEXT_ASSIGN_DEV_IRQ, (unsigned long)&irq);
 	ASSERT_EQ(0, ret) TH_LOG("VEXT_ASSIGN_DEV_IRQ: %s", strerror(-ret));
 
-	ret = pthread_create(&self->t.thread, NULL, kvm_intx_main, &self->t);
+	ret = vext_kvm_runner_start(&self->t);
 	ASSERT_EQ(0, ret);
 	while (!vext_kvm_data(&self->kvm, VEXT_KVM_INTX_READY) && !self->t.err &&
 	       waited++ < 5000)
@@ -439,7 +393,7 @@ FIXTURE_SETUP(kvm_assign)
 FIXTURE_TEARDOWN(kvm_assign)
 {
 	if (self->t.kv.run)
-		stop_thread(&self->t);
+		vext_kvm_runner_stop(&self->t);
 	close(self->vm);
 	close(self->dev);
 	vext_kvm_vcpu_destroy(&self->t.kv);
@@ -615,7 +569,7 @@ TEST_F(kvm_gnt, guest_written_grant)
 	struct vext_gnt_setup_table st = { .nr_frames = 1 };
 	struct vext_add_to_physmap xatp = { 0 };
 	struct vext_grant_entry_v1 *table;
-	struct kvm_pn_thread t = { 0 };
+	struct vext_kvm_runner t = { 0 };
 	int up[2], down[2], status, ret, waited = 0;
 	int dev, vm, domid, backend_domid;
 	struct vext_kvm_vm kvm;
@@ -670,7 +624,7 @@ TEST_F(kvm_gnt, guest_written_grant)
 	vext_kvm_kick_init();
 	ret = vext_kvm_vcpu_create(&kvm, 0, &t.kv);
 	ASSERT_EQ(0, ret) TH_LOG("KVM vCPU: %s", strerror(-ret));
-	ASSERT_EQ(0, pthread_create(&t.thread, NULL, kvm_intx_main, &t));
+	ASSERT_EQ(0, vext_kvm_runner_start(&t));
 	while (!vext_kvm_data(&kvm, VEXT_KVM_GRANT_DONE) && !t.err && waited++ < 5000)
 		vext_sleep_ms(1);
 	ASSERT_EQ(1U, vext_kvm_data(&kvm, VEXT_KVM_GRANT_DONE))
@@ -687,7 +641,7 @@ TEST_F(kvm_gnt, guest_written_grant)
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		TH_LOG("backend failed at step %d", WEXITSTATUS(status));
 
-	stop_thread(&t);
+	vext_kvm_runner_stop(&t);
 	vext_kvm_vcpu_destroy(&t.kv);
 	vext_kvm_vm_destroy(&kvm);
 	munmap(table, 4096);

@@ -2,7 +2,9 @@
 /*
  * A minimal KVM VMM for the selftests (see vext_kvm.h).
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -412,4 +414,42 @@ void vext_kvm_kick_init(void)
 	sa.sa_handler = kick_handler;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* A runner's thread: KVM_RUN until stopped; a guest exit is an error. */
+static void *runner_main(void *arg)
+{
+	struct vext_kvm_runner *t = arg;
+	int ret;
+
+	__atomic_store_n(&t->running, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&t->stop, __ATOMIC_SEQ_CST)) {
+		t->runs++;
+		ret = ioctl(t->kv.fd, KVM_RUN, 0);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		t->err = ret < 0 ? -errno : -EPROTO;
+		t->what = ret < 0 ? "KVM_RUN" : "KVM_RUN exit reason";
+		if (ret >= 0)
+			fprintf(stderr, "vext_kvm: vCPU %u: exit reason %u\n",
+				t->kv.id, t->kv.run->exit_reason);
+		break;
+	}
+	return NULL;
+}
+
+int vext_kvm_runner_start(struct vext_kvm_runner *r)
+{
+	return -pthread_create(&r->thread, NULL, runner_main, r);
+}
+
+void vext_kvm_runner_stop(struct vext_kvm_runner *r)
+{
+	__atomic_store_n(&r->stop, 1, __ATOMIC_SEQ_CST);
+	/* A KVM_RUN entered after this returns -EINTR at once. */
+	r->kv.run->immediate_exit = 1;
+	while (pthread_tryjoin_np(r->thread, NULL) == EBUSY) {
+		pthread_kill(r->thread, SIGUSR1);
+		vext_sleep_ms(5);
+	}
 }

@@ -13,6 +13,7 @@
 #ifndef _VEXT_KVM_H
 #define _VEXT_KVM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -95,6 +96,47 @@ struct vext_kvm_vm {
 	__u8 *mem;			/* host view of guest memory */
 	size_t mem_size;
 };
+
+/*
+ * struct vext_kvm_runner - a thread running one vCPU (vext_kvm_runner_*)
+ * @thread:    the thread
+ * @kv:        the vCPU it runs (set by the caller)
+ * @vext_vcpu: a vext vCPU fd for callers that bind one (not used here)
+ * @cpu:       a host CPU for callers that pin (not used here)
+ * @stop:      set by vext_kvm_runner_stop()
+ * @running:   set once the thread is about to enter KVM_RUN
+ * @err:       -errno of the step that failed, 0 if none
+ * @what:      that step
+ * @runs:      KVM_RUN calls made
+ */
+struct vext_kvm_runner {
+	pthread_t thread;
+	struct vext_kvm_vcpu kv;
+	int vext_vcpu;
+	int cpu;
+	int stop;
+	int running;
+	int err;
+	const char *what;
+	unsigned long runs;
+};
+
+/**
+ * vext_kvm_runner_start() - start a thread that keeps @r->kv in KVM_RUN
+ * until vext_kvm_runner_stop() (EINTR is retried; any exit to user space
+ * is recorded in @r->err and ends the thread)
+ * @r: the runner, @r->kv created
+ *
+ * Return: 0 or -errno.
+ */
+int vext_kvm_runner_start(struct vext_kvm_runner *r);
+
+/**
+ * vext_kvm_runner_stop() - stop the thread (immediate_exit, then SIGUSR1
+ * until it has exited) and join it; needs vext_kvm_kick_init()
+ * @r: the runner
+ */
+void vext_kvm_runner_stop(struct vext_kvm_runner *r);
 
 /**
  * vext_kvm_load_modules() - load KVM in the test VM (irqbypass, ccp, kvm,

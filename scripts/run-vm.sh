@@ -24,6 +24,7 @@
 #   --tests GLOB         test mode: run only the test binaries matching GLOB
 #   --splat MODULE       selftest mode: the test module to load (default
 #                        vext_splat)
+# Environment: VEXT_VM_APPEND, more kernel parameters.
 #   --append WORDS       more kernel command line words for the init
 #                        (vext.fuzz_seconds=N ..., see vm-init.sh)
 #
@@ -108,6 +109,8 @@ append="console=ttyS0 $level panic=-1 vext.mode=$mode vext.timeout=$test_timeout
 [ "$mode" = bench ] && append="$append intel_iommu=on"
 [ -z "$tests" ] || append="$append vext.tests=$tests"
 [ -z "$splat" ] || append="$append vext.splat=$splat"
+# Extra kernel parameters of a row (check.sh sets it for the debug row).
+[ -z "${VEXT_VM_APPEND:-}" ] || append="$append $VEXT_VM_APPEND"
 [ -z "$extra" ] || append="$append $extra"
 
 # Single-threaded TCG: with Debian 12's QEMU 7.2, multi-threaded TCG lets a

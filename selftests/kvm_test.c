@@ -218,9 +218,23 @@ FIXTURE(kvm_intx)
 	int trigger, resample;
 };
 
+/* Run vCPU 0 of the intx guest until it has interrupts on. */
+static void start_intx_guest(struct __test_metadata *_metadata,
+			     struct vext_kvm_vm *kvm, struct vext_kvm_runner *t)
+{
+	int waited = 0;
+
+	ASSERT_EQ(0, vext_kvm_runner_start(t));
+	while (!vext_kvm_data(kvm, VEXT_KVM_INTX_READY) && !t->err && waited++ < 5000)
+		vext_sleep_ms(1);
+	ASSERT_EQ(0, t->err) TH_LOG("%s: %s", t->what, strerror(-t->err));
+	ASSERT_EQ(1U, vext_kvm_data(kvm, VEXT_KVM_INTX_READY))
+		TH_LOG("the guest did not enable interrupts");
+}
+
 FIXTURE_SETUP(kvm_intx)
 {
-	int ret, waited = 0;
+	int ret;
 
 	ret = vext_kvm_load_modules();
 	if (ret == -EOPNOTSUPP && vext_kernel_is_rt())
@@ -237,14 +251,7 @@ FIXTURE_SETUP(kvm_intx)
 	self->resample = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_LE(0, self->trigger);
 	ASSERT_LE(0, self->resample);
-	ret = vext_kvm_runner_start(&self->t);
-	ASSERT_EQ(0, ret);
-	while (!vext_kvm_data(&self->kvm, VEXT_KVM_INTX_READY) && !self->t.err &&
-	       waited++ < 5000)
-		vext_sleep_ms(1);
-	ASSERT_EQ(0, self->t.err) TH_LOG("%s: %s", self->t.what, strerror(-self->t.err));
-	ASSERT_EQ(1U, vext_kvm_data(&self->kvm, VEXT_KVM_INTX_READY))
-		TH_LOG("the guest did not enable interrupts");
+	start_intx_guest(_metadata, &self->kvm, &self->t);
 }
 
 FIXTURE_TEARDOWN(kvm_intx)
@@ -369,7 +376,7 @@ FIXTURE_SETUP(kvm_assign)
 {
 	struct vext_assigned_pci_dev d = { 0 };
 	struct vext_assigned_irq irq = { 0 };
-	int ret, waited = 0;
+	int ret;
 
 	if (!kernel_is_6_1())
 		SKIP(return, "duplicate guest interrupts on 6.12 are under investigation");
@@ -423,14 +430,7 @@ FIXTURE_SETUP(kvm_assign)
 	ret = vext_ioctl(self->vm, VEXT_ASSIGN_DEV_IRQ, (unsigned long)&irq);
 	ASSERT_EQ(0, ret) TH_LOG("VEXT_ASSIGN_DEV_IRQ: %s", strerror(-ret));
 
-	ret = vext_kvm_runner_start(&self->t);
-	ASSERT_EQ(0, ret);
-	while (!vext_kvm_data(&self->kvm, VEXT_KVM_INTX_READY) && !self->t.err &&
-	       waited++ < 5000)
-		vext_sleep_ms(1);
-	ASSERT_EQ(0, self->t.err) TH_LOG("%s: %s", self->t.what, strerror(-self->t.err));
-	ASSERT_EQ(1U, vext_kvm_data(&self->kvm, VEXT_KVM_INTX_READY))
-		TH_LOG("the guest did not enable interrupts");
+	start_intx_guest(_metadata, &self->kvm, &self->t);
 }
 
 FIXTURE_TEARDOWN(kvm_assign)

@@ -1048,7 +1048,11 @@ TEST_F(pn, blocked)
 	       (unsigned long long)j.snap.preempted,
 	       (unsigned long long)j.snap.preempted_ns,
 	       (unsigned long long)(j.ns / MS));
-	EXPECT_LE(105ULL, j.snap.blocked);
+	/*
+	 * The 5 pipe reads always block; a 1 ms nanosleep does not when the
+	 * timer fires before schedule() (TCG, loaded host: 104 of 105 seen).
+	 */
+	EXPECT_LE(95ULL, j.snap.blocked);
 	EXPECT_LE(50 * MS, j.snap.blocked_ns);
 	EXPECT_GE(20ULL, j.snap.preempted);
 	EXPECT_EQ(0ULL, j.snap.migrations);

@@ -54,11 +54,13 @@ extern const struct vext_kvm_prog vext_kvm_prog_spin;
  * not 0, a QEMU edu device's BAR 0 is mapped at that real-mode segment
  * (vext_kvm_map_mmio(): VEXT_KVM_MMIO_GPA >> 4) and the handler acks the
  * device before the EOI, as a driver does: it reads the interrupt status
- * (0x24) and writes it to the ack register (0x64).
+ * (0x24) and writes it to the ack register (0x64); an interrupt that finds
+ * nothing pending is counted in VEXT_KVM_INTX_SPURIOUS instead.
  */
 extern const struct vext_kvm_prog vext_kvm_prog_intx;
 #define VEXT_KVM_INTX_COUNT	0
 #define VEXT_KVM_INTX_READY	1
+#define VEXT_KVM_INTX_SPURIOUS	13
 #define VEXT_KVM_INTX_DEV_SEG	14
 #define VEXT_KVM_INTX_LINE	15
 

@@ -21,7 +21,8 @@
 #     (crash, timeout) fails each missing one; a binary killed by a signal or
 #     exiting nonzero without a failing result fails once more; a binary
 #     announced but never run fails;
-#   - a program that is not a kselftest (vext-demo) passes if it exits 0;
+#   - a program that is not a kselftest (vext-demo) passes if it exits 0,
+#     is skipped if it exits 4 (KSFT_SKIP), fails otherwise;
 #   - each setup step of the init ("modprobe e1000") passes or fails;
 #   - the boot fails if the VM did not finish (no end marker: bound hit,
 #     panic, hang);
@@ -111,9 +112,13 @@ finish_binary() {
 		what="exit status $status"
 	fi
 	if [[ $cur != *_test ]]; then
-		# A plain program (vext-demo): its exit status is its result.
+		# A plain program (vext-demo): its exit status is its result;
+		# 4 (KSFT_SKIP) is a skip, never a pass (it said why itself).
 		if [ "$status" = 0 ]; then
 			pass "$cur"
+		elif [ "$status" = 4 ]; then
+			skipped=$((skipped + 1))
+			say "ok $cur # SKIP (exit status 4)"
 		else
 			fail "$cur: $what"
 		fi

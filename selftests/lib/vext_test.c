@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <libkmod.h>
 
+#include "vext_pci.h"
 #include "vext_test.h"
 
 #define VEXT_WAIT_STEP_NS	20000000L	/* 20 ms */
@@ -238,21 +239,12 @@ int vext_param_read(const char *module, const char *param, long *val)
 int vext_param_write(const char *module, const char *param, const char *val)
 {
 	char path[PATH_MAX];
-	size_t len = strlen(val);
-	ssize_t n;
-	int fd, ret;
+	int ret;
 
 	ret = vext_param_path(path, sizeof(path), module, param);
 	if (ret)
 		return ret;
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, len);
-	ret = n < 0 ? -errno : (size_t)n == len ? 0 : -EIO;
-	if (close(fd) && !ret)
-		ret = -errno;
-	return ret;
+	return vext_file_write(path, val);
 }
 
 int vext_create_vm(int dev_fd)

@@ -29,6 +29,7 @@ KVER ?= $(shell $(VEXT_ROOT)/scripts/row.sh $(KERNEL) kver)
 KDIR ?= $(shell $(VEXT_ROOT)/scripts/row.sh $(KERNEL) kdir)
 VMLINUZ ?= $(shell $(VEXT_ROOT)/scripts/row.sh $(KERNEL) vmlinuz)
 MODDIR ?= $(shell $(VEXT_ROOT)/scripts/row.sh $(KERNEL) moddir)
+MACHINE ?= $(shell $(VEXT_ROOT)/scripts/row.sh $(KERNEL) machine)
 KVER_612 ?= $(shell $(VEXT_ROOT)/scripts/kver.sh 6.12)
 KDIR_612 ?= /lib/modules/$(KVER_612)/build
 

@@ -32,7 +32,9 @@
 #                              debug row also vext_sleep_atomic (a static key
 #                              flipped with preemption off, silent on a stock
 #                              kernel), which must be caught as "sleeping
-#                              function called from invalid context"
+#                              function called from invalid context", and
+#                              vext_leak (leaks on load), which kmemleak's
+#                              end-of-boot scan must report
 #  3. "N passed, N failed, N skipped" as the very last line; the exit status
 #     is 1 if anything failed or nothing passed.
 #
@@ -255,6 +257,7 @@ for row in $rows; do
 	kver=$("$scripts/row.sh" "$row" kver 2>"$logs/$row-row.log") || kver=
 	vmlinuz=$("$scripts/row.sh" "$row" vmlinuz 2>>"$logs/$row-row.log") || vmlinuz=
 	moddir=$("$scripts/row.sh" "$row" moddir 2>>"$logs/$row-row.log") || moddir=
+	machine=$("$scripts/row.sh" "$row" machine 2>>"$logs/$row-row.log") || machine=pc
 	if [ -z "$kver" ]; then
 		result fail "build: kernel row $row" "unknown ($(head -n 1 "$logs/$row-row.log"))"
 		continue
@@ -281,6 +284,7 @@ for row in $rows; do
 		echo "# vext check [$row]: booting the test VM ($kver, bound ${bound}s; logs in $vmdir/$row/test)"
 		start=$SECONDS
 		"$scripts/run-vm.sh" --mode test --kver "$kver" --kernel "$vmlinuz" \
+			--machine "$machine" \
 			--initrd "$initrd" --dir "$vmdir/$row/test" --bound "$bound" \
 			--test-timeout "$test_timeout" --follow report |
 			"$scripts/vm-verdict.sh" --dir "$vmdir/$row/test" --bound "$bound" \
@@ -304,6 +308,7 @@ for row in $rows; do
 		if [ "$row" = debug ]; then
 			selftest_boot "$row" vext_sleep_atomic \
 				'sleeping function called from invalid context'
+			selftest_boot "$row" vext_leak 'unreferenced object'
 		fi
 	else
 		result fail "runner self-test [$row]" "not run: $missing_dep failed"

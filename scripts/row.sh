@@ -16,6 +16,8 @@
 #        kdir     the kbuild directory external modules are built against
 #        vmlinuz  the kernel image the test VM boots
 #        moddir   the directory of that kernel's modules (modules.dep ...)
+#        machine  the QEMU chipset of its test boot: pc, or q35 for debug
+#                 (scripts/run-vm.sh --machine says why)
 # The debug row's fields exist only once its kernel is built: row.sh fails
 # until then ('scripts/debug-kernel.sh' builds it).
 set -eu
@@ -28,6 +30,7 @@ stock | dkms) kver=$("$scripts/kver.sh" 6.1) ;;
 6.12) kver=$("$scripts/kver.sh" 6.12) ;;
 rt) kver=$("$scripts/kver.sh" rt) ;;
 debug)
+	[ "$field" != machine ] || { echo q35; exit 0; }
 	dir=$("$scripts/debug-kernel.sh" --print-dir) || {
 		echo "row: the debug kernel is not built yet (scripts/debug-kernel.sh)" >&2
 		exit 1
@@ -38,6 +41,7 @@ debug)
 	kdir) echo "$dir/build" ;;
 	vmlinuz) echo "$dir/bzImage" ;;
 	moddir) echo "$dir/mods/lib/modules/$kver" ;;
+	machine) echo q35 ;;
 	*) echo "row: unknown field '$field'" >&2; exit 1 ;;
 	esac
 	exit 0 ;;
@@ -51,5 +55,6 @@ kver) echo "$kver" ;;
 kdir) echo "/lib/modules/$kver/build" ;;
 vmlinuz) echo "/boot/vmlinuz-$kver" ;;
 moddir) echo "/lib/modules/$kver" ;;
+machine) echo pc ;;
 *) echo "row: unknown field '$field'" >&2; exit 1 ;;
 esac

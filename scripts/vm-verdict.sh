@@ -47,11 +47,14 @@ done
 # Kernel log lines that fail a run. Extended regexes, case-sensitive.
 # "kmemleak" alone is not one of them: a kmemleak kernel announces itself at
 # boot; its reports are "unreferenced object" / "suspected memory leaks".
+# Nor is "lockdep" alone: a lockdep kernel says "RCU lockdep checking is
+# enabled" at boot; lockdep's reports begin with WARNING: or BUG:.
 SPLATS=(
 	'BUG:' 'WARNING:' 'Oops' 'KASAN' 'UBSAN'
 	'kernel BUG at' 'general protection fault' 'Kernel panic'
 	'Unable to handle kernel' 'stack-protector' 'Call Trace:'
-	'lockdep' 'possible circular locking' 'possible recursive locking'
+	'DEBUG_LOCKS_WARN_ON' 'lockdep is turned off'
+	'possible circular locking' 'possible recursive locking'
 	'inconsistent lock state' 'suspicious RCU usage'
 	'turning off the locking correctness validator'
 	'sleeping function called from invalid context'

@@ -1384,7 +1384,7 @@ TEST_F(assign, vm_close_deassigns)
 
 TEST_F(assign, bad_assign)
 {
-	struct edu *a = &self->edu[EDU_A], nodev = { .bus = 0, .devfn = 0x1f << 3 };
+	struct edu *a = &self->edu[EDU_A], nodev = { .bus = 0, .devfn = 0x10 << 3 };
 	struct vext_assigned_pci_dev d;
 	int pipefd[2];
 	long ret;
@@ -1414,7 +1414,7 @@ TEST_F(assign, bad_assign)
 	EXPECT_EQ(-EBADF, assign_dev(self->vm, 1, a, 0, 1000));
 	ASSERT_EQ(0, pipe2(pipefd, O_CLOEXEC));
 	EXPECT_EQ(-EINVAL, assign_dev(self->vm, 1, a, 0, pipefd[0]));
-	/* Wrong devices: nothing at 00:1f.0, e1000 not given to vext-pci. */
+	/* Wrong devices: nothing at 00:10.0 (pc or q35), e1000 not given to vext-pci. */
 	EXPECT_EQ(-ENODEV, assign_dev(self->vm, 1, &nodev, 0, -1));
 	nodev.devfn = E1000_SLOT << 3;
 	EXPECT_EQ(-EPERM, assign_dev(self->vm, 1, &nodev, 0, -1));

@@ -369,28 +369,12 @@ out:
 	return n;
 }
 
-/*
- * Known problem, not hidden: on Debian's 6.12 kernels the guest sometimes
- * takes one interrupt twice (2 counted for 1 raised, at the first
- * interrupt or at the guest's unmask); never seen on 6.1 (stock and debug
- * rows). Until it is understood (vext or KVM's 6.12 irqfd resampler under
- * nested TCG), these tests run only on 6.1 and say so elsewhere.
- */
-static bool kernel_is_6_1(void)
-{
-	struct utsname u;
-
-	return !uname(&u) && !strncmp(u.release, "6.1.", 4);
-}
-
 FIXTURE_SETUP(kvm_assign)
 {
 	struct vext_assigned_pci_dev d = { 0 };
 	struct vext_assigned_irq irq = { 0 };
 	int ret;
 
-	if (!kernel_is_6_1())
-		SKIP(return, "duplicate guest interrupts on 6.12 are under investigation");
 	ret = vext_mod_load("vext_assign", NULL);
 	ASSERT_EQ(0, ret) TH_LOG("modprobe vext_assign: %s", strerror(-ret));
 	ASSERT_LT(0, nics_up()) TH_LOG("no NIC to share the line with");

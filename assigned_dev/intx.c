@@ -326,14 +326,23 @@ int vext_intx_assign(struct vext_adev *ad, const struct vext_assigned_irq *req)
 	ad->delivered = false;
 	spin_unlock_irq(&ad->irqlock);
 
+	/*
+	 * IRQF_PROBE_SHARED: a line held in a way we cannot join is an
+	 * expected answer here (-EBUSY, explained below), not a driver bug for
+	 * genirq to report with a stack dump (CONFIG_DEBUG_SHIRQ).
+	 */
 	if (ad->pci_2_3) {
 		/* Masked since the device was bound; the handler ignores it. */
 		pci_intx(pdev, 0);
-		irqflags = IRQF_SHARED;
+		irqflags = IRQF_SHARED | IRQF_PROBE_SHARED;
 	} else {
-		irqflags = IRQF_NO_AUTOEN;
+		irqflags = IRQF_NO_AUTOEN | IRQF_PROBE_SHARED;
 	}
 	ret = request_irq(ad->host_irq, vext_intx_handler, irqflags, ad->name, ad);
+	if (ret == -EBUSY)
+		pci_info_ratelimited(pdev, "IRQ %u: %s\n", ad->host_irq,
+				     ad->pci_2_3 ? "held exclusively by another driver" :
+				     "in use, cannot be had exclusively");
 	if (ret)
 		goto err_resample;
 	/* Exclusive: the line is off; let the device drive it. */

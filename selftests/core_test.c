@@ -1442,7 +1442,7 @@ TEST_F_TIMEOUT(comp, domid_wrap, 600)
 				vext_unmap_shared(map);
 				close(held_vcpu);
 				close(held_vm);
-				SKIP(return, "the walk of %d domids would take %llu s here (budget %d s)",
+				SKIP(return, "walking %d domids would take %llu s (budget %d s)",
 				     NR_DOMIDS, whole / 1000000000ULL, WALK_BUDGET_S);
 			}
 		}

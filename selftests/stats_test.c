@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -554,7 +555,11 @@ TEST_F(stats, vm_sums)
 	EXPECT_EQ(4ULL, value_of(&st, vals, "loads"));
 	EXPECT_EQ(1ULL, value_of(&st, vals, "loaded"));
 	EXPECT_EQ((__u64)NR_VCPUS, value_of(&st, vals, "vcpus"));
-	EXPECT_LE(20ULL, value_of(&st, vals, "blocked"));
+	/*
+	 * 20 sleeps, but not necessarily 20 blocks (see vcpu_values): the rt
+	 * row counted 19 in 3 runs of 30. The sums are checked exactly above.
+	 */
+	EXPECT_LT(0ULL, value_of(&st, vals, "blocked"));
 
 	/* Two loaded: "loaded" counts them. */
 	ASSERT_EQ(0, vext_ioctl(self->vcpu[0], VEXT_VCPU_LOAD, 0));
@@ -691,14 +696,46 @@ FIXTURE_TEARDOWN(stats_lifetime)
 {
 }
 
-TEST_F(stats_lifetime, outlives_fds)
+/*
+ * vext_pn frees a vCPU binding, and drops the module reference the binding
+ * holds, from a work item that VEXT_VCPU_PUT queues (vext_pn_free_fn() in
+ * preempt_notify/pn.c). So for a moment after the last fd is closed,
+ * vext_pn may still be in use: on the rt row after 49 of 6000 last closes
+ * (gone within 15 ms), and outlives_fds failed that way once.
+ * Wait for @name's references to go, for up to @ms: 0, or the count left.
+ */
+static int wait_unreferenced(const char *name, int ms)
+{
+	__u64 end = vext_now_ns() + (__u64)ms * 1000000;
+	int refs;
+
+	while ((refs = vext_mod_refcnt(name)) > 0 && vext_now_ns() < end)
+		vext_sleep_ms(1);
+	return refs;
+}
+
+/*
+ * The stats fds keep the VM (and the modules it uses) alive after its VM
+ * and vCPU fds are closed; the last close lets everything unload. With
+ * @fifo the test runs SCHED_FIFO on one CPU, where the vCPU is PUT, so
+ * vext_pn's deferred free cannot run before the test sleeps: the unload
+ * must wait for it.
+ */
+static void outlives_fds(struct __test_metadata *_metadata, bool fifo)
 {
 	struct vext_stats st, vst;
 	__u64 a[MAX_DESC], b[MAX_DESC];
-	int dev, vm, vcpu, sfd, vsfd, domid;
+	int dev, vm, vcpu, sfd, vsfd, domid, refs;
 	unsigned int i;
 	char id[64];
 
+	if (fifo) {
+		struct sched_param sp = { .sched_priority = 1 };
+
+		ASSERT_EQ(0, vext_pin_cpu(0));
+		ASSERT_EQ(0, sched_setscheduler(0, SCHED_FIFO, &sp))
+			TH_LOG("SCHED_FIFO: %s", strerror(errno));
+	}
 	dev = open_dev(_metadata);
 	vm = create_vm(_metadata, dev);
 	domid = vext_get_domid(vm);
@@ -737,7 +774,10 @@ TEST_F(stats_lifetime, outlives_fds)
 	vext_stats_free(&st);
 	vext_stats_free(&vst);
 
-	/* Last fd closed: everything unloads. */
+	/* Last fd closed: the binding's deferred free, then everything unloads. */
+	refs = wait_unreferenced(VEXT_PN_MODULE, 5000);
+	EXPECT_EQ(0, refs) TH_LOG("%s still has %d references 5 s after the last close",
+				  VEXT_PN_MODULE, refs);
 	for (i = 0; i < ARRAY_SIZE(suite); i++) {
 		const char *name = suite[i];
 		int ret = vext_mod_remove(name);
@@ -746,6 +786,17 @@ TEST_F(stats_lifetime, outlives_fds)
 					 strerror(-ret));
 	}
 	EXPECT_EQ(0, vext_dev_wait_gone());
+}
+
+TEST_F(stats_lifetime, outlives_fds)
+{
+	outlives_fds(_metadata, false);
+}
+
+/* The same with vext_pn's free work held off until the test sleeps. */
+TEST_F(stats_lifetime, outlives_fds_late_free)
+{
+	outlives_fds(_metadata, true);
 }
 
 /*

@@ -66,9 +66,6 @@ static const unsigned int edu_slot[NR_EDU] = { 4, 8, 7 };
 #define QUIET_MS	300
 /* How much longer a missing one is waited for, to tell late from lost. */
 #define LATE_MS		10000
-/* efd_wait() polls in slices; one this much longer than asked was a stop. */
-#define SLICE_MS	100
-#define STALL_MS	1000
 /* Room for a failure's explanation (explain_missing()). */
 #define WHY_LEN		512
 
@@ -114,44 +111,6 @@ static void close_fd(int *fd)
 static int efd_new(void)
 {
 	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
-
-/*
- * Wait up to @ms for @fd to be readable and read it: its count, 0 if none.
- *
- * Only the time the VM ran counts. Under TCG on a shared host the whole VM
- * can be stopped for seconds: a wait that straddles the stop expires at
- * once when the VM resumes, possibly before the handler of an interrupt
- * raised just before the stop (an IRQ thread on PREEMPT_RT) has run. The
- * rt row failed that way once (the guest logged "clocksource: Long readout
- * interval" of 12 s just then), and stopping QEMU for 6 s at random
- * (SIGSTOP/SIGCONT from the host) reproduces it: the device still
- * asserting, not yet masked, the event arriving 1 ms after the deadline.
- * So the wait polls in slices, and a slice that returns far later than
- * asked counts as its nominal length only. A lost event still fails after
- * @ms of running time.
- */
-static long long efd_wait(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	__u64 budget = (__u64)ms * MS, ran = 0;
-	__u64 v = 0;
-
-	while (ran < budget) {
-		__u64 left = (budget - ran) / MS, t0 = vext_now_ns(), dt;
-		int slice = left < SLICE_MS ? (int)left : SLICE_MS;
-		int r = poll(&p, 1, slice);
-
-		if (r == 1)
-			return read(fd, &v, sizeof(v)) == sizeof(v) ? (long long)v : 0;
-		if (r < 0 && errno != EINTR)
-			return 0;
-		dt = vext_now_ns() - t0;
-		ran += dt > (__u64)(slice + STALL_MS) * MS ? (__u64)slice * MS : dt;
-		if (!slice)
-			break;
-	}
-	return 0;
 }
 
 static int efd_signal(int fd)
@@ -285,7 +244,7 @@ static void explain_missing(const struct edu *e, int trigger, char *why,
 	if (n >= len)
 		return;
 	t0 = vext_now_ns();
-	late = efd_wait(trigger, LATE_MS);
+	late = vext_efd_wait(trigger, LATE_MS);
 	if (late)
 		snprintf(why + n, len - n, "; %lld event(s) %llu ms late", late,
 			 (vext_now_ns() - t0) / MS + EVENT_MS);
@@ -310,7 +269,7 @@ static int run_irqs(const struct edu *e, int vm, __u32 id, int trigger,
 		long ret;
 
 		edu_raise(e, 1);
-		got = efd_wait(trigger, EVENT_MS);
+		got = vext_efd_wait(trigger, EVENT_MS);
 		if (got != 1) {
 			snprintf(why, len, "%s interrupt %ld of %ld: %lld events",
 				 e->name, i + 1, n, got);
@@ -326,7 +285,7 @@ static int run_irqs(const struct edu *e, int vm, __u32 id, int trigger,
 			return -1;
 		}
 	}
-	if (efd_wait(trigger, 50)) {
+	if (vext_efd_wait(trigger, 50)) {
 		snprintf(why, len, "%s: an event after the last ack", e->name);
 		return -1;
 	}
@@ -544,23 +503,23 @@ TEST_F(assign, resample_path)
 	/* Ack through resample while the device still asserts: again. */
 	ra0 = stat_of("reassert");
 	edu_raise(e, 1);
-	ASSERT_EQ(1, efd_wait(self->trig, EVENT_MS));
+	ASSERT_EQ(1, vext_efd_wait(self->trig, EVENT_MS));
 	ASSERT_EQ(0, dev_info(self->vm, 1, &info));
 	EXPECT_EQ((long long)(VEXT_ASSIGNED_HOST_MASKED | VEXT_ASSIGNED_PENDING),
 		  (long long)(info.state & (VEXT_ASSIGNED_HOST_MASKED | VEXT_ASSIGNED_PENDING)));
 	ASSERT_EQ(0, efd_signal(self->resample));
-	EXPECT_EQ(1, efd_wait(self->trig, EVENT_MS)) TH_LOG("no re-assert");
+	EXPECT_EQ(1, vext_efd_wait(self->trig, EVENT_MS)) TH_LOG("no re-assert");
 	EXPECT_EQ(1, stat_of("reassert") - ra0);
 	edu_ack(e, 1);
 	ASSERT_EQ(0, efd_signal(self->resample));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 	ASSERT_EQ(0, dev_info(self->vm, 1, &info));
 	EXPECT_EQ(0, (long long)(info.state & VEXT_ASSIGNED_HOST_MASKED));
 	EXPECT_EQ(0, cmd_intx_disabled(e));
 
 	/* An ack with nothing pending changes nothing. */
 	ASSERT_EQ(0, efd_signal(self->resample));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 	ASSERT_EQ(0, run_irqs(e, self->vm, 1, self->trig, self->resample, 10,
 			      why, sizeof(why))) TH_LOG("%s", why);
 }
@@ -576,23 +535,23 @@ TEST_F(assign, unmask_ioctl_reassert)
 	assign_edu(_metadata, self, EDU_A, 1, VEXT_DEV_ASSIGN_PCI_2_3);
 	ASSERT_EQ(0, assign_irq(self->vm, 1, self->trig, -1));
 	edu_raise(e, 1);
-	ASSERT_EQ(1, efd_wait(self->trig, EVENT_MS));
+	ASSERT_EQ(1, vext_efd_wait(self->trig, EVENT_MS));
 	EXPECT_EQ(1, cmd_intx_disabled(e)) TH_LOG("masked at the device");
 	ra0 = stat_of("reassert");
 	for (i = 0; i < 3; i++) {
 		ASSERT_EQ(0, unmask(self->vm, 1));
-		EXPECT_EQ(1, efd_wait(self->trig, EVENT_MS)) TH_LOG("re-assert %d", i);
+		EXPECT_EQ(1, vext_efd_wait(self->trig, EVENT_MS)) TH_LOG("re-assert %d", i);
 	}
 	EXPECT_EQ(3, stat_of("reassert") - ra0);
 	edu_ack(e, 1);
 	ASSERT_EQ(0, unmask(self->vm, 1));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 	EXPECT_EQ(0, cmd_intx_disabled(e));
 	ASSERT_EQ(0, dev_info(self->vm, 1, &info));
 	EXPECT_EQ(VEXT_ASSIGNED_IRQ, info.state);
 	/* A second ack is harmless. */
 	ASSERT_EQ(0, unmask(self->vm, 1));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 }
 
 /* The guest's mask: no events, lazy hardware masking, one delivery at unmask. */
@@ -614,37 +573,37 @@ TEST_F(assign, guest_mask)
 
 	held0 = stat_of("guest_masked");
 	edu_raise(e, 1);
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS)) TH_LOG("event while masked");
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS)) TH_LOG("event while masked");
 	EXPECT_EQ(1, stat_of("guest_masked") - held0);
 	EXPECT_EQ(1, cmd_intx_disabled(e));
 	/* Acks while masked do not unmask or deliver. */
 	ASSERT_EQ(0, unmask(self->vm, 1));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 	EXPECT_EQ(1, cmd_intx_disabled(e));
 
 	/* Unmask: the pending interrupt, once. */
 	ASSERT_EQ(0, set_mask(self->vm, 1, false));
-	EXPECT_EQ(1, efd_wait(self->trig, EVENT_MS));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS)) TH_LOG("delivered twice");
+	EXPECT_EQ(1, vext_efd_wait(self->trig, EVENT_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS)) TH_LOG("delivered twice");
 	edu_ack(e, 1);
 	ASSERT_EQ(0, unmask(self->vm, 1));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 
 	/* An interrupt that went away while masked is not delivered. */
 	ASSERT_EQ(0, set_mask(self->vm, 1, true));
 	edu_raise(e, 1);
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 	edu_ack(e, 1);
 	ASSERT_EQ(0, set_mask(self->vm, 1, false));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 	EXPECT_EQ(0, cmd_intx_disabled(e));
 
 	/* Masking an interrupt delivered and not acked: unmask waits for the ack. */
 	edu_raise(e, 1);
-	ASSERT_EQ(1, efd_wait(self->trig, EVENT_MS));
+	ASSERT_EQ(1, vext_efd_wait(self->trig, EVENT_MS));
 	ASSERT_EQ(0, set_mask(self->vm, 1, true));
 	ASSERT_EQ(0, set_mask(self->vm, 1, false));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS)) TH_LOG("delivered twice");
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS)) TH_LOG("delivered twice");
 	edu_ack(e, 1);
 	ASSERT_EQ(0, unmask(self->vm, 1));
 	ASSERT_EQ(0, run_irqs(e, self->vm, 1, self->trig, -1, 100, why,
@@ -660,14 +619,14 @@ TEST_F(assign, masked_at_assignment)
 		   VEXT_DEV_ASSIGN_PCI_2_3 | VEXT_DEV_ASSIGN_MASK_INTX);
 	ASSERT_EQ(0, assign_irq(self->vm, 1, self->trig, self->resample));
 	edu_raise(e, 1);
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 	ASSERT_EQ(0, efd_signal(self->resample));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 	ASSERT_EQ(0, set_mask(self->vm, 1, false));
-	EXPECT_EQ(1, efd_wait(self->trig, EVENT_MS));
+	EXPECT_EQ(1, vext_efd_wait(self->trig, EVENT_MS));
 	edu_ack(e, 1);
 	ASSERT_EQ(0, efd_signal(self->resample));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 	EXPECT_EQ(0, cmd_intx_disabled(e));
 }
 
@@ -679,20 +638,20 @@ TEST_F(assign, pending_at_irq_assignment)
 	assign_edu(_metadata, self, EDU_A, 1, VEXT_DEV_ASSIGN_PCI_2_3);
 	edu_raise(e, 1);
 	ASSERT_EQ(0, assign_irq(self->vm, 1, self->trig, -1));
-	EXPECT_EQ(1, efd_wait(self->trig, EVENT_MS));
+	EXPECT_EQ(1, vext_efd_wait(self->trig, EVENT_MS));
 	edu_ack(e, 1);
 	ASSERT_EQ(0, unmask(self->vm, 1));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 	/* Deassigning INTx leaves the device masked, the line quiet. */
 	ASSERT_EQ(0, deassign_irq(self->vm, 1));
 	EXPECT_EQ(1, cmd_intx_disabled(e));
 	edu_raise(e, 1);
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 	edu_ack(e, 1);
 	/* And INTx can be assigned again. */
 	ASSERT_EQ(0, assign_irq(self->vm, 1, self->trig, -1));
 	edu_raise(e, 1);
-	EXPECT_EQ(1, efd_wait(self->trig, EVENT_MS));
+	EXPECT_EQ(1, vext_efd_wait(self->trig, EVENT_MS));
 	edu_ack(e, 1);
 	ASSERT_EQ(0, unmask(self->vm, 1));
 }
@@ -1047,13 +1006,13 @@ TEST_F_TIMEOUT(assign, exclusive_mode, 120)
 	/* Still asserted at the ack: the line fires again. */
 	irq0 = stat_of("irq");
 	edu_raise(a, 1);
-	ASSERT_EQ(1, efd_wait(self->trig, EVENT_MS));
+	ASSERT_EQ(1, vext_efd_wait(self->trig, EVENT_MS));
 	ASSERT_EQ(0, unmask(self->vm, 1));
-	EXPECT_EQ(1, efd_wait(self->trig, EVENT_MS)) TH_LOG("no re-assert");
+	EXPECT_EQ(1, vext_efd_wait(self->trig, EVENT_MS)) TH_LOG("no re-assert");
 	EXPECT_EQ(2, stat_of("irq") - irq0);
 	edu_ack(a, 1);
 	ASSERT_EQ(0, unmask(self->vm, 1));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 
 	/* B shares A's line and may not join an exclusive line. */
 	assign_edu(_metadata, self, EDU_B, 2, VEXT_DEV_ASSIGN_PCI_2_3);
@@ -1069,13 +1028,13 @@ TEST_F_TIMEOUT(assign, exclusive_mode, 120)
 	/* Guest mask in exclusive mode: held, then delivered once. */
 	ASSERT_EQ(0, set_mask(self->vm, 1, true));
 	edu_raise(a, 1);
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 	ASSERT_EQ(0, set_mask(self->vm, 1, false));
-	EXPECT_EQ(1, efd_wait(self->trig, EVENT_MS));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(1, vext_efd_wait(self->trig, EVENT_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 	edu_ack(a, 1);
 	ASSERT_EQ(0, efd_signal(self->resample));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 	ASSERT_EQ(0, deassign_dev(self->vm, 1));
 	/* Once A let the line go, B can share it. */
 	EXPECT_EQ(0, assign_irq(self->vm, 2, trig2, -1));
@@ -1180,9 +1139,9 @@ TEST_F_TIMEOUT(assign, hot_unplug, 120)
 	irq = host_irq(_metadata, self->vm, 1);
 	/* Removed with an interrupt delivered and the device asserting. */
 	edu_raise(a, 1);
-	ASSERT_EQ(1, efd_wait(self->trig, EVENT_MS));
+	ASSERT_EQ(1, vext_efd_wait(self->trig, EVENT_MS));
 	ASSERT_EQ(0, vext_pci_remove(a->name));
-	EXPECT_EQ(1, efd_wait(err, EVENT_MS)) TH_LOG("no error event");
+	EXPECT_EQ(1, vext_efd_wait(err, EVENT_MS)) TH_LOG("no error event");
 	EXPECT_FALSE(vext_pci_exists(a->name));
 	ASSERT_EQ(0, dev_info(self->vm, 1, &info));
 	EXPECT_EQ(VEXT_ASSIGNED_GONE, info.state);
@@ -1238,7 +1197,7 @@ static void *pump_main(void *arg)
 		long ret;
 
 		edu_raise(p->e, 1);
-		if (efd_wait(p->trig, 100) > 0)
+		if (vext_efd_wait(p->trig, 100) > 0)
 			p->delivered++;
 		edu_ack(p->e, 1);
 		ret = p->resample >= 0 ? efd_signal(p->resample) : unmask(p->vm, 1);
@@ -1273,7 +1232,7 @@ TEST_F_TIMEOUT(assign, hot_unplug_during_storm, 60)
 	TH_LOG("%ld interrupts delivered before the removal", p.delivered);
 	EXPECT_LT(0, p.delivered);
 	EXPECT_EQ(-ENODEV, p.err);
-	EXPECT_EQ(1, efd_wait(err, EVENT_MS));
+	EXPECT_EQ(1, vext_efd_wait(err, EVENT_MS));
 	ASSERT_EQ(0, dev_info(self->vm, 1, &info));
 	EXPECT_EQ(VEXT_ASSIGNED_GONE, info.state);
 	ASSERT_EQ(0, deassign_dev(self->vm, 1));
@@ -1339,9 +1298,9 @@ TEST_F_TIMEOUT(assign, concurrent_mask_and_acks, 90)
 	ASSERT_EQ(0, set_mask(self->vm, 1, false));
 	edu_ack(a, ~0u);
 	ASSERT_EQ(0, unmask(self->vm, 1));
-	efd_wait(self->trig, QUIET_MS);
+	vext_efd_wait(self->trig, QUIET_MS);
 	ASSERT_EQ(0, unmask(self->vm, 1));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 	ASSERT_EQ(0, dev_info(self->vm, 1, &info));
 	EXPECT_EQ(VEXT_ASSIGNED_IRQ | VEXT_ASSIGNED_RESAMPLE, info.state);
 	EXPECT_EQ(0, cmd_intx_disabled(a));
@@ -1366,7 +1325,7 @@ static int killed_child_main(const struct edu *a, int ready)
 	if (assign_irq(vm, 1, trig, -1))
 		return 12;
 	edu_raise(a, 1);
-	if (efd_wait(trig, EVENT_MS) != 1)
+	if (vext_efd_wait(trig, EVENT_MS) != 1)
 		return 13;
 	if (write(ready, &b, 1) != 1)
 		return 14;
@@ -1458,7 +1417,7 @@ TEST_F(assign, vm_close_deassigns)
 	ASSERT_EQ(0, assign_irq(self->vm, 1, self->trig, self->resample));
 	irq = host_irq(_metadata, self->vm, 1);
 	edu_raise(a, 1);
-	ASSERT_EQ(1, efd_wait(self->trig, EVENT_MS));
+	ASSERT_EQ(1, vext_efd_wait(self->trig, EVENT_MS));
 	EXPECT_EQ(0, unowned(a->name));
 	close_fd(&self->vm);
 	EXPECT_EQ(1, unowned(a->name));
@@ -1471,10 +1430,10 @@ TEST_F(assign, vm_close_deassigns)
 	vm2 = create_vm(_metadata, self->dev);
 	ASSERT_EQ(0, assign_dev(vm2, 1, a, VEXT_DEV_ASSIGN_PCI_2_3, -1));
 	ASSERT_EQ(0, assign_irq(vm2, 1, self->trig, -1));
-	EXPECT_EQ(1, efd_wait(self->trig, EVENT_MS));
+	EXPECT_EQ(1, vext_efd_wait(self->trig, EVENT_MS));
 	edu_ack(a, 1);
 	ASSERT_EQ(0, unmask(vm2, 1));
-	EXPECT_EQ(0, efd_wait(self->trig, QUIET_MS));
+	EXPECT_EQ(0, vext_efd_wait(self->trig, QUIET_MS));
 	close(vm2);
 }
 
@@ -1654,9 +1613,9 @@ TEST_F(assign, tracepoints)
 	assign_edu(_metadata, self, EDU_A, 1, VEXT_DEV_ASSIGN_PCI_2_3);
 	ASSERT_EQ(0, assign_irq(self->vm, 1, self->trig, -1));
 	edu_raise(a, 1);
-	ASSERT_EQ(1, efd_wait(self->trig, EVENT_MS));
+	ASSERT_EQ(1, vext_efd_wait(self->trig, EVENT_MS));
 	ASSERT_EQ(0, unmask(self->vm, 1));		/* re-assert */
-	ASSERT_EQ(1, efd_wait(self->trig, EVENT_MS));
+	ASSERT_EQ(1, vext_efd_wait(self->trig, EVENT_MS));
 	edu_ack(a, 1);
 	ASSERT_EQ(0, unmask(self->vm, 1));
 	ASSERT_EQ(0, set_mask(self->vm, 1, true));

@@ -268,17 +268,6 @@ FIXTURE_TEARDOWN(kvm_intx)
 	close(self->resample);
 }
 
-/* Wait up to @ms for one resamplefd signal; returns how many were read. */
-static __u64 wait_eventfd(int fd, int ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	__u64 v = 0;
-
-	if (poll(&pfd, 1, ms) != 1 || read(fd, &v, sizeof(v)) != sizeof(v))
-		return 0;
-	return v;
-}
-
 TEST_F(kvm_intx, irqfd_resample_baseline)
 {
 	const unsigned int n = 500;
@@ -295,7 +284,7 @@ TEST_F(kvm_intx, irqfd_resample_baseline)
 	for (i = 0; i < n; i++) {
 		ASSERT_EQ((ssize_t)sizeof(one), write(self->trigger, &one, sizeof(one)));
 		/* The guest's EOI of this one comes back on the resamplefd. */
-		ret = (int)wait_eventfd(self->resample, 5000);
+		ret = (int)vext_efd_wait(self->resample, 5000);
 		ASSERT_EQ(1, ret) TH_LOG("interrupt %u: no EOI (guest count %u)", i,
 					 vext_kvm_data(&self->kvm, VEXT_KVM_INTX_COUNT));
 		acks += ret;

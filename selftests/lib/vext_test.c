@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -584,6 +585,35 @@ void vext_sleep_ms(unsigned int ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+#define VEXT_EFD_SLICE_MS	100
+#define VEXT_EFD_STALL_MS	1000
+
+long long vext_efd_wait(int fd, int ms)
+{
+	const __u64 ms_ns = 1000000ULL;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	__u64 budget = (__u64)ms * ms_ns, ran = 0;
+	__u64 v = 0;
+
+	while (ran < budget) {
+		__u64 left = (budget - ran) / ms_ns, t0 = vext_now_ns(), dt;
+		int slice = left < VEXT_EFD_SLICE_MS ? (int)left : VEXT_EFD_SLICE_MS;
+		int r = poll(&p, 1, slice);
+
+		if (r == 1)
+			return read(fd, &v, sizeof(v)) == sizeof(v) ? (long long)v : 0;
+		if (r < 0 && errno != EINTR)
+			return 0;
+		dt = vext_now_ns() - t0;
+		if (dt > (__u64)(slice + VEXT_EFD_STALL_MS) * ms_ns)
+			dt = (__u64)slice * ms_ns;
+		ran += dt;
+		if (!slice)
+			break;
+	}
+	return 0;
 }
 
 int vext_run_child(int (*fn)(void *), void *arg)

@@ -270,6 +270,25 @@ __u64 vext_now_ns(void);
 void vext_sleep_ms(unsigned int ms);
 
 /**
+ * vext_efd_wait() - wait for an eventfd to be signalled, and read it
+ * @fd: the eventfd
+ * @ms: how long, counting only the time the VM ran
+ *
+ * Under TCG on a shared host the whole test VM can be stopped for seconds;
+ * a wait that straddles the stop would expire at once when the VM resumes,
+ * possibly before the handler of an interrupt raised just before the stop
+ * (an IRQ thread on PREEMPT_RT) has run. The rt row failed that way once
+ * (the guest logged a "clocksource: Long readout interval" of 12 s just
+ * then), and stopping QEMU for 6 s at random from the host reproduces it.
+ * So this polls in 100 ms slices, and a slice that returns more than 1 s
+ * later than asked counts as 100 ms. A lost event still fails after @ms of
+ * running time.
+ *
+ * Return: the eventfd's count, or 0 if it was not signalled.
+ */
+long long vext_efd_wait(int fd, int ms);
+
+/**
  * vext_run_child() - run @fn(@arg) in a forked child and wait for it
  * @fn:  the function; its return value is the child's exit code
  * @arg: its argument

@@ -284,6 +284,18 @@ static int fz_check_region(struct fz_thread *t, struct fz_call *c)
 	return 0;
 }
 
+int fz_vm_set_region(int fd, struct fz_obj *vm,
+		     const struct vext_userspace_memory_region *r)
+{
+	struct fz_slotmodel *m = vm->priv;
+
+	if (ioctl(fd, VEXT_SET_USER_MEMORY_REGION, r))
+		return -errno;
+	if (m && vm->owner == getpid() && !fz_region_bad(r))
+		fz_region_model(m, r, true);
+	return 0;
+}
+
 /* Point the region at real memory of this thread more often than not. */
 static void fz_prepare_region(struct fz_thread *t, struct fz_call *c)
 {

@@ -366,6 +366,7 @@ int main(int argc, char **argv)
 	close(dev);
 	munlockall();
 
+	fz_teardown_modules();
 	ksft_test_result(!fz_check_refs(), "module references back at baseline\n");
 	ksft_test_result(!fz_unload_modules(false), "every module unloads\n");
 	ksft_finished();

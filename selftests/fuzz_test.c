@@ -215,6 +215,7 @@ int main(int argc, char **argv)
 	ksft_test_result(!bad, "state back at baseline with every fd closed\n");
 
 	/* 4. Module references (taken per VM, per binding) all dropped. */
+	fz_teardown_modules();
 	ksft_test_result(!fz_check_refs(), "module references back at baseline\n");
 
 	/* 5. Nothing pins a module. */

@@ -1617,6 +1617,7 @@ int fz_load_modules(void)
 				bad++;
 			}
 		}
+		m->torn = false;
 		fz_log("module %s: %s", m->name,
 		       m->loaded ? "loaded" : "not installed, skipped");
 	}
@@ -1659,16 +1660,28 @@ int fz_check_refs(void)
 	return bad;
 }
 
+void fz_teardown_modules(void)
+{
+	struct fz_module *order[32], *m;
+	int n = 0, i;
+
+	for (m = fz_modules; m && n < 32; m = m->next)
+		order[n++] = m;
+	for (i = n - 1; i >= 0; i--) {
+		if (order[i]->loaded && order[i]->teardown && !order[i]->torn)
+			order[i]->teardown();
+		order[i]->torn = true;
+	}
+}
+
 int fz_unload_modules(bool quiet)
 {
 	struct fz_module *order[32], *m;
 	int n = 0, i, j, ret, bad = 0;
 
+	fz_teardown_modules();
 	for (m = fz_modules; m && n < 32; m = m->next)
 		order[n++] = m;
-	for (i = n - 1; i >= 0; i--)
-		if (order[i]->loaded && order[i]->teardown)
-			order[i]->teardown();
 	for (i = n - 1; i >= 0; i--) {
 		for (j = FZ_MAX_MODS - 1; j >= 0; j--) {
 			const char *k = order[i]->kmods[j];

@@ -266,7 +266,7 @@ struct fz_scenario {
  *                while no other thread or process runs (optional): 0 or -1
  *
  * Filled by the engine: @loaded, @refs (the kernel modules' reference
- * counts with no fd open), @idx, @next.
+ * counts with no fd open), @torn (@teardown ran), @idx, @next.
  */
 struct fz_module {
 	const char *name;
@@ -286,6 +286,7 @@ struct fz_module {
 	int (*audit)(struct fz_thread *t);
 	bool loaded;
 	int refs[FZ_MAX_MODS];
+	bool torn;
 	unsigned int idx;
 	struct fz_module *next;
 };

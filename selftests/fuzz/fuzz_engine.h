@@ -122,13 +122,16 @@ void fz_unmap(struct fz_thread *t, bool all);
  *    optional one may be missing: then it is not @loaded) and run the
  *    loaded ones' @setup;
  *  - fz_snapshot_refs(): record the loaded modules' reference counts;
+ *  - fz_teardown_modules(): run the loaded ones' @teardown, once (what
+ *    they hold, e.g. a VM of their own, goes before fz_check_refs());
  *  - fz_check_refs(): wait up to 5 s for them to be back there;
- *  - fz_unload_modules(): run the @teardown of the loaded ones, then
- *    unload every table's kernel modules, last first (retrying a busy one
- *    for 5 s; @quiet: nothing logged, for a clean start).
+ *  - fz_unload_modules(): fz_teardown_modules(), then unload every
+ *    table's kernel modules, last first (retrying a busy one for 5 s;
+ *    @quiet: nothing logged, for a clean start).
  */
 int fz_load_modules(void);
 void fz_snapshot_refs(void);
+void fz_teardown_modules(void);
 int fz_check_refs(void);
 int fz_unload_modules(bool quiet);
 

@@ -1110,9 +1110,12 @@ static long fz_s_ioctl(int fd, unsigned long cmd, const void *arg)
 	return ioctl(fd, cmd, arg) ? -errno : 0;
 }
 
-static int fz_holder_vm = -1, fz_holder_efd = -1;
+static int fz_holder_vm = -1, fz_holder_efd = -1, fz_holder_domid;
 
-/* sysfs "enable" of @p, INTx masked: 0 or -errno. */
+/*
+ * sysfs "enable" of @p (which refuses while a driver is bound: unbound
+ * for the write, bound to vext-pci again), INTx masked: 0 or -errno.
+ */
 static int fz_pci_enable(const struct fz_pcidev *p, bool on)
 {
 	char path[128];
@@ -1120,7 +1123,13 @@ static int fz_pci_enable(const struct fz_pcidev *p, bool on)
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/%s/enable", VEXT_PCI_SYSFS, p->name);
-	ret = vext_file_write(path, on ? "1" : "0");
+	ret = vext_pci_bind(p->name, NULL);
+	if (!ret)
+		ret = vext_file_write(path, on ? "1" : "0");
+	if (!ret)
+		ret = vext_pci_bind(p->name, FZ_PCI_DRV);
+	else
+		vext_pci_bind(p->name, FZ_PCI_DRV);
 	if (!ret)
 		ret = vext_pci_cfg_read(p->name, FZ_PCI_COMMAND, 2, &cmd);
 	if (!ret)
@@ -1156,6 +1165,8 @@ static int fz_s_holder(int dev)
 		return (int)ret;
 	}
 	memcpy(fz_holder_name, p->name, sizeof(fz_holder_name));
+	fz_holder_domid = ioctl(fz_holder_vm, VEXT_GET_DOMID, 0);
+	fz_hold_domid(fz_holder_domid, true);
 	ret = fz_pci_enable(&fz_edu[0], true);
 	if (ret)
 		fz_log("assign: enabling %s: %s", fz_edu[0].name, strerror(-ret));
@@ -1167,6 +1178,7 @@ static void fz_holder_release(void)
 	if (fz_holder_vm >= 0) {
 		fz_pci_enable(&fz_edu[0], false);
 		close(fz_holder_vm);
+		fz_hold_domid(fz_holder_domid, false);
 	}
 	if (fz_holder_efd >= 0)
 		close(fz_holder_efd);

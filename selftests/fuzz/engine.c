@@ -1567,6 +1567,41 @@ void fz_print_stats(void)
 		       (unsigned long long)(fz_eng.op_ns[i] / 1000000));
 }
 
+static unsigned int fz_held[4];
+
+void fz_hold_domid(unsigned int domid, bool hold)
+{
+	unsigned int i;
+
+	for (i = 0; i < FZ_ARRAY_SIZE(fz_held); i++) {
+		if (hold && !fz_held[i]) {
+			fz_held[i] = domid;
+			return;
+		}
+		if (!hold && fz_held[i] == domid)
+			fz_held[i] = 0;
+	}
+}
+
+bool fz_held_domid(unsigned int domid)
+{
+	unsigned int i;
+
+	for (i = 0; i < FZ_ARRAY_SIZE(fz_held); i++)
+		if (domid && fz_held[i] == domid)
+			return true;
+	return false;
+}
+
+unsigned int fz_nr_held(void)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < FZ_ARRAY_SIZE(fz_held); i++)
+		n += !!fz_held[i];
+	return n;
+}
+
 int fz_debugfs_domains(int *domids, int *vcpus, int *slots, int max)
 {
 	char buf[65536], *line, *save = NULL;

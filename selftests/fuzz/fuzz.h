@@ -397,6 +397,14 @@ extern struct fz_fdtype fz_eventfd, fz_pipe, fz_null, fz_memfd;
 
 /* ---- debugfs and module state for @stable hooks ------------------------ */
 
+/*
+ * A VM that a module's scenario set-up keeps for the whole sweep (a holder
+ * of shared state): the @stable hooks do not count domain @domid.
+ */
+void fz_hold_domid(unsigned int domid, bool hold);
+bool fz_held_domid(unsigned int domid);
+unsigned int fz_nr_held(void);
+
 /* Lines of /sys/kernel/debug/vext/domains after its header, or -errno. */
 int fz_debugfs_domains(int *domids, int *vcpus, int *slots, int max);
 

@@ -289,9 +289,8 @@ static int sweep(const struct fz_module *m, const struct fz_scenario *sc,
 int main(int argc, char **argv)
 {
 	const char *only = NULL;
-	unsigned int max = DEFAULT_MAX, i, j, nr = 0;
-	int refs[32][FZ_MAX_MODS];
-	struct fz_module *m, *order[32];
+	unsigned int max = DEFAULT_MAX, i, nr = 0;
+	struct fz_module *m;
 	int opt, dev, ret, bad;
 
 	while ((opt = getopt(argc, argv, "n:s:")) != -1) {
@@ -316,23 +315,9 @@ int main(int argc, char **argv)
 		ksft_exit_skip("no failslab: kernel without CONFIG_FAILSLAB and its debugfs\n");
 
 	/* Load the modules first: their scenarios make the plan. */
-	for (m = fz_modules; m; m = m->next)
-		for (i = FZ_MAX_MODS; i-- > 0;)
-			if (m->kmods[i])
-				vext_mod_unload(m->kmods[i]);
-	bad = 0;
+	fz_unload_modules(true);
+	bad = fz_load_modules();
 	for (m = fz_modules; m; m = m->next) {
-		for (i = 0; i < FZ_MAX_MODS && m->kmods[i]; i++) {
-			ret = vext_mod_load(m->kmods[i], NULL);
-			if (ret) {
-				if (!m->optional || ret != -ENOENT) {
-					fz_log("loading %s: %s", m->kmods[i], strerror(-ret));
-					bad++;
-				}
-				break;
-			}
-		}
-		m->loaded = i > 0 && (i == FZ_MAX_MODS || !m->kmods[i]);
 		if (!m->loaded)
 			continue;
 		for (i = 0; i < m->nr_scenarios; i++)
@@ -359,10 +344,7 @@ int main(int argc, char **argv)
 		ksft_print_msg("mlockall: %s (page-fault allocations may be injected)\n",
 			       strerror(errno));
 
-	for (m = fz_modules, i = 0; m && i < 32; m = m->next, i++)
-		for (j = 0; j < FZ_MAX_MODS; j++)
-			refs[i][j] = m->loaded && m->kmods[j] ?
-				     vext_mod_refcnt(m->kmods[j]) : -1;
+	fz_snapshot_refs();
 
 	dev = vext_dev_open();
 	if (dev < 0)
@@ -384,45 +366,8 @@ int main(int argc, char **argv)
 	close(dev);
 	munlockall();
 
-	bad = 0;
-	for (m = fz_modules, i = 0; m && i < 32; m = m->next, i++) {
-		for (j = 0; j < FZ_MAX_MODS; j++) {
-			int now = -1, tries = 0;
-
-			if (refs[i][j] < 0)
-				continue;
-			while ((now = vext_mod_refcnt(m->kmods[j])) != refs[i][j] &&
-			       tries++ < 50)
-				vext_sleep_ms(100);
-			if (now != refs[i][j]) {
-				fz_log("%s: refcnt %d, was %d", m->kmods[j], now, refs[i][j]);
-				bad++;
-			}
-		}
-	}
-	ksft_test_result(!bad, "module references back at baseline\n");
-
-	/* Last registered first: a module before the ones it uses. */
-	bad = 0;
-	nr = 0;
-	for (m = fz_modules; m && nr < 32; m = m->next)
-		order[nr++] = m;
-	while (nr-- > 0) {
-		m = order[nr];
-		for (i = FZ_MAX_MODS; i-- > 0;) {
-			int tries = 0;
-
-			if (!m->loaded || !m->kmods[i])
-				continue;
-			while ((ret = vext_mod_unload(m->kmods[i])) == VEXT_MOD_IN_USE &&
-			       tries++ < 50)
-				vext_sleep_ms(100);
-			if (ret) {
-				fz_log("rmmod %s: %s", m->kmods[i], strerror(-ret));
-				bad++;
-			}
-		}
-	}
-	ksft_test_result(!bad, "every module unloads\n");
+	fz_teardown_modules();
+	ksft_test_result(!fz_check_refs(), "module references back at baseline\n");
+	ksft_test_result(!fz_unload_modules(false), "every module unloads\n");
 	ksft_finished();
 }

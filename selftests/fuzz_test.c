@@ -80,46 +80,16 @@ static void audit(struct fz_thread *t)
 	}
 }
 
-/* Unload every module of the tables, last loaded first. */
-static int unload_all(bool quiet)
-{
-	struct fz_module *order[32], *m;
-	int n = 0, i, j, ret, bad = 0;
-
-	for (m = fz_modules; m && n < 32; m = m->next)
-		order[n++] = m;
-	for (i = n - 1; i >= 0; i--) {
-		for (j = FZ_MAX_MODS - 1; j >= 0; j--) {
-			const char *k = order[i]->kmods[j];
-			int tries = 0;
-
-			if (!k)
-				continue;
-			/* In-use can be transient (bindings freed by work items). */
-			while ((ret = vext_mod_unload(k)) == VEXT_MOD_IN_USE && tries++ < 50)
-				vext_sleep_ms(100);
-			if (ret) {
-				bad++;
-				if (!quiet)
-					fz_log("rmmod %s: %s (refcnt %d)", k, strerror(-ret),
-					       vext_mod_refcnt(k));
-			}
-		}
-	}
-	return bad;
-}
-
 int main(int argc, char **argv)
 {
 	unsigned long long seed = 0, seconds, threads;
 	struct fz_thread t0 = { 0 };
 	struct worker *w;
 	struct fz_module *m;
-	int refs[32][FZ_MAX_MODS];
 	unsigned long before, ops1;
 	__u64 start, end1, end2;
 	bool have_seed = false;
-	int opt, i, j, bad, ret;
+	int opt, i, bad;
 
 	seconds = env_ull("VEXT_FUZZ_SECONDS", DEFAULT_SECONDS);
 	threads = env_ull("VEXT_FUZZ_THREADS", DEFAULT_THREADS);
@@ -165,23 +135,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	/* A clean start: whatever an earlier test left loaded goes. */
-	unload_all(true);
-	bad = 0;
-	for (m = fz_modules, i = 0; m; m = m->next, i++) {
-		for (j = 0; j < FZ_MAX_MODS && m->kmods[j]; j++) {
-			ret = vext_mod_load(m->kmods[j], NULL);
-			if (ret) {
-				if (!m->optional || ret != -ENOENT) {
-					fz_log("loading %s: %s", m->kmods[j], strerror(-ret));
-					bad++;
-				}
-				break;
-			}
-		}
-		m->loaded = j > 0 && (j == FZ_MAX_MODS || !m->kmods[j]);
-		fz_log("module %s: %s", m->name, m->loaded ? "loaded, fuzzed" :
-		       "not installed, skipped");
-	}
+	fz_unload_modules(true);
+	bad = fz_load_modules();
 	ksft_test_result(!bad, "modules of every fuzz table load\n");
 	if (bad || vext_debugfs_mount()) {
 		ksft_test_result_skip("single-threaded fuzzing: no modules\n");
@@ -189,13 +144,11 @@ int main(int argc, char **argv)
 		ksft_test_result_skip("state back at baseline: no modules\n");
 		ksft_test_result_skip("module references back at baseline: no modules\n");
 		ksft_test_result_skip("modules unload: no modules\n");
+		fz_unload_modules(true);
 		ksft_finished();
 	}
 	/* Every loaded module's reference count before any fd exists. */
-	for (m = fz_modules, i = 0; m && i < 32; m = m->next, i++)
-		for (j = 0; j < FZ_MAX_MODS; j++)
-			refs[i][j] = m->loaded && m->kmods[j] ?
-				     vext_mod_refcnt(m->kmods[j]) : -1;
+	fz_snapshot_refs();
 
 	fz_eng.seed = seed;
 	fz_engine_setup();
@@ -262,26 +215,11 @@ int main(int argc, char **argv)
 	ksft_test_result(!bad, "state back at baseline with every fd closed\n");
 
 	/* 4. Module references (taken per VM, per binding) all dropped. */
-	bad = 0;
-	for (m = fz_modules, i = 0; m && i < 32; m = m->next, i++) {
-		for (j = 0; j < FZ_MAX_MODS; j++) {
-			int now = -1, tries = 0;
-
-			if (refs[i][j] < 0)
-				continue;
-			while ((now = vext_mod_refcnt(m->kmods[j])) != refs[i][j] &&
-			       tries++ < 50)
-				vext_sleep_ms(100);
-			if (now != refs[i][j]) {
-				fz_log("%s: refcnt %d, was %d", m->kmods[j], now, refs[i][j]);
-				bad++;
-			}
-		}
-	}
-	ksft_test_result(!bad, "module references back at baseline\n");
+	fz_teardown_modules();
+	ksft_test_result(!fz_check_refs(), "module references back at baseline\n");
 
 	/* 5. Nothing pins a module. */
-	ksft_test_result(!unload_all(false), "every module unloads\n");
+	ksft_test_result(!fz_unload_modules(false), "every module unloads\n");
 	ksft_print_msg("seed %llu: %lu violation(s) in total\n", seed,
 		       fz_eng.violations);
 	fz_arena_fini(&t0);

@@ -284,6 +284,18 @@ static int fz_check_region(struct fz_thread *t, struct fz_call *c)
 	return 0;
 }
 
+int fz_vm_set_region(int fd, struct fz_obj *vm,
+		     const struct vext_userspace_memory_region *r)
+{
+	struct fz_slotmodel *m = vm->priv;
+
+	if (ioctl(fd, VEXT_SET_USER_MEMORY_REGION, r))
+		return -errno;
+	if (m && vm->owner == getpid() && !fz_region_bad(r))
+		fz_region_model(m, r, true);
+	return 0;
+}
+
 /* Point the region at real memory of this thread more often than not. */
 static void fz_prepare_region(struct fz_thread *t, struct fz_call *c)
 {
@@ -530,14 +542,25 @@ static int fz_core_audit(struct fz_thread *t)
 
 static int fz_core_stable(struct fz_thread *t)
 {
-	int d[4], v[4], s[4];
-	int n = fz_debugfs_domains(d, v, s, 4);
+	int d[16], v[16], s[16];
+	int i, first = -1, left = 0, n = fz_debugfs_domains(d, v, s, 16);
 
 	if (n < 0)
 		return fz_fail(t, "debugfs domains: %s", strerror(-n));
-	if (n)
+	/* A scenario's holder VM (fz_hold_domid()) is no leftover. */
+	for (i = 0; i < n && i < 16; i++) {
+		if (fz_held_domid(d[i]))
+			continue;
+		if (first < 0)
+			first = i;
+		left++;
+	}
+	if (n > 16)
+		left += n - 16;
+	if (left)
 		return fz_fail(t, "%d VM(s) left, the first domid %d with %d vCPUs",
-			       n, d[0], v[0]);
+			       left, first >= 0 ? d[first] : -1,
+			       first >= 0 ? v[first] : -1);
 	return 0;
 }
 

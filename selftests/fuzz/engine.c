@@ -35,13 +35,21 @@
 #define PAGE		4096UL
 
 struct fz_module *fz_modules;
-static struct fz_module **fz_mod_tail = &fz_modules;
 
+/* Sorted by the first ioctl number (see fuzz.h), whatever the link order. */
 void fz_register(struct fz_module *m)
 {
-	m->next = NULL;
-	*fz_mod_tail = m;
-	fz_mod_tail = &m->next;
+	static unsigned int nr;
+	struct fz_module **pos = &fz_modules;
+
+	if (nr == FZ_MAX_MODULES)
+		abort();
+	m->idx = nr++;
+
+	while (*pos && (*pos)->nr_first <= m->nr_first)
+		pos = &(*pos)->next;
+	m->next = *pos;
+	*pos = m;
 }
 
 struct fz_engine fz_eng;
@@ -169,6 +177,7 @@ void fz_obj_put(struct fz_obj *obj)
 {
 	struct fz_objnode *n;
 	struct fz_obj *parent;
+	unsigned int i;
 
 	while (obj) {
 		if (__atomic_sub_fetch(&obj->refs, 1, __ATOMIC_ACQ_REL))
@@ -180,10 +189,30 @@ void fz_obj_put(struct fz_obj *obj)
 		pthread_mutex_unlock(&fz_obj_lock);
 		if (obj->type->fini)
 			obj->type->fini(obj);
+		for (i = 0; i < FZ_MAX_MODULES; i++)
+			free(obj->mdata[i]);
 		parent = obj->parent;
 		free(n);
 		obj = parent;
 	}
+}
+
+void *fz_obj_data(struct fz_obj *obj, const struct fz_module *m, size_t size)
+{
+	void *p = __atomic_load_n(&obj->mdata[m->idx], __ATOMIC_ACQUIRE);
+	void *none = NULL;
+
+	if (p)
+		return p;
+	p = calloc(1, size);
+	if (!p)
+		abort();
+	if (!__atomic_compare_exchange_n(&obj->mdata[m->idx], &none, p, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		free(p);
+		p = none;
+	}
+	return p;
 }
 
 int fz_visit_objs(const struct fz_fdtype *type, struct fz_visitor *v)
@@ -496,6 +525,7 @@ void fz_keep_map(struct fz_thread *t, void *addr, size_t len,
 		if (!m->addr) {
 			m->addr = addr;
 			m->len = len;
+			m->owner = getpid();
 			m->obj = obj;
 			if (obj)
 				fz_obj_get(obj);
@@ -517,17 +547,24 @@ void fz_unmap(struct fz_thread *t, bool all)
 		struct fz_obj *obj;
 		void *addr;
 		size_t len;
+		pid_t owner;
 
 		pthread_mutex_lock(&fz_eng.map_lock);
 		addr = m->addr;
 		len = m->len;
 		obj = m->obj;
+		owner = m->owner;
 		m->addr = NULL;
 		m->obj = NULL;
 		pthread_mutex_unlock(&fz_eng.map_lock);
 		if (!addr)
 			continue;
-		munmap(addr, len);
+		/*
+		 * A fork child did not inherit VM_DONTCOPY mappings (grants):
+		 * something else of its own may be there now.
+		 */
+		if (owner == getpid())
+			munmap(addr, len);
 		if (obj)
 			fz_obj_put(obj);
 		if (!all)
@@ -785,7 +822,7 @@ static __u64 fz_gen_value(struct fz_thread *t, struct fz_call *c,
 		__u64 n = f->count_field >= 0 ? counts[f->count_field] : 1;
 		size_t len = n > (2 * PAGE) / (f->elem ? f->elem : 1) ?
 			     2 * PAGE + 1 : n * f->elem;
-		void *p = fz_buffer(t, len, false, &good);
+		void *p = fz_buffer(t, len, f->out, &good);
 
 		if (!good || len > 2 * PAGE)
 			c->bad_ptr = true;
@@ -885,6 +922,8 @@ static void fz_gen_args(struct fz_thread *t, struct fz_call *c)
 				fz_put_field(c->buf, f, counts[i]);
 			}
 		}
+		if (io->prepare)
+			io->prepare(t, c);
 		if (fz_chance(t, 3))
 			for (i = 0; i < io->size; i++)
 				c->buf[i] = fz_rand(t);	/* garbage: no judgement */
@@ -896,7 +935,7 @@ static void fz_gen_args(struct fz_thread *t, struct fz_call *c)
 		else
 			fz_fill(t, c->uptr, c->buf, io->size);
 		c->arg = (uintptr_t)c->uptr;
-		break;
+		return;
 	}
 	if (io->prepare)
 		io->prepare(t, c);
@@ -963,7 +1002,7 @@ static int fz_adopt(struct fz_thread *t, struct fz_call *c)
 	return ret;
 }
 
-void fz_stat_io(const struct fz_ioctl *io, long ret, bool racy)
+void fz_stat_io(const struct fz_ioctl *io, long ret, bool racy, __u64 ns)
 {
 	unsigned int i;
 
@@ -971,6 +1010,7 @@ void fz_stat_io(const struct fz_ioctl *io, long ret, bool racy)
 		if (fz_eng.ioctls[i] != io)
 			continue;
 		__atomic_add_fetch(&fz_eng.io_calls[i], 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&fz_eng.io_ns[i], ns, __ATOMIC_RELAXED);
 		if (ret >= 0)
 			__atomic_add_fetch(&fz_eng.io_ok[i], 1, __ATOMIC_RELAXED);
 		if (racy)
@@ -1006,6 +1046,7 @@ static void fz_op_ioctl(struct fz_thread *t, const struct fz_ioctl *io,
 	struct fz_call c;
 	struct fz_ref r;
 	bool racy, have;
+	__u64 ns;
 	int ret;
 
 	memset(&c, 0, sizeof(c));
@@ -1034,10 +1075,12 @@ static void fz_op_ioctl(struct fz_thread *t, const struct fz_ioctl *io,
 	c.obj = r.obj;
 	c.foreign = r.obj->owner != getpid();
 	fz_gen_args(t, &c);
+	ns = vext_now_ns();
 	c.ret = vext_fz_ioctl(c.fd, io->cmd, c.arg);
+	ns = vext_now_ns() - ns;
 	racy = fz_slot_changed(&r);
 	if (!racy && fz_on(io, r.obj->type)) {
-		fz_stat_io(io, c.ret, false);
+		fz_stat_io(io, c.ret, false, ns);
 		if (fz_judge(t, &c))
 			fz_violation(t, io->name);
 		if (c.ret >= 0 && io->ret && fz_adopt(t, &c))
@@ -1059,7 +1102,7 @@ static void fz_op_ioctl(struct fz_thread *t, const struct fz_ioctl *io,
 		if (c.ret >= 0 && io->ret)
 			close(c.ret);
 	} else {
-		fz_stat_io(io, c.ret, true);
+		fz_stat_io(io, c.ret, true, ns);
 		if (c.ret >= 0 && io->ret)
 			close(c.ret);	/* who knows what it is */
 	}
@@ -1123,6 +1166,7 @@ static int fz_make(struct fz_thread *t, const struct fz_fdtype *type,
 	const struct fz_ioctl *io;
 	struct fz_ref r;
 	struct fz_call c;
+	__u64 ns;
 
 	if (type->open) {
 		int fd = type->open();
@@ -1161,9 +1205,11 @@ have:
 			io->arg.limit ? fz_below(t, io->arg.limit) : 0;
 	else if (io->argkind == FZ_ARG_STRUCT)
 		fz_gen_args(t, &c);
+	ns = vext_now_ns();
 	c.ret = vext_fz_ioctl(c.fd, io->cmd, c.arg);
+	ns = vext_now_ns() - ns;
 	if (!fz_slot_changed(&r)) {
-		fz_stat_io(io, c.ret, false);
+		fz_stat_io(io, c.ret, false, ns);
 		if (fz_judge(t, &c))
 			fz_violation(t, io->name);
 		if (c.ret >= 0 && fz_adopt(t, &c))
@@ -1180,6 +1226,7 @@ static void fz_op_module(struct fz_thread *t)
 	unsigned int idx = fz_below(t, fz_eng.nr_ops);
 	const struct fz_op *op = fz_eng.ops[idx];
 	struct fz_ref r;
+	__u64 ns;
 	int ret;
 
 	if (!fz_slot_pick_on(t, op->on, &r)) {
@@ -1189,7 +1236,9 @@ static void fz_op_module(struct fz_thread *t)
 	__atomic_add_fetch(&fz_eng.op_calls[idx], 1, __ATOMIC_RELAXED);
 	t->msg[0] = '\0';
 	t->racy_ref = &r;
+	ns = vext_now_ns();
 	ret = op->run(t, r.fd, r.obj);
+	__atomic_add_fetch(&fz_eng.op_ns[idx], vext_now_ns() - ns, __ATOMIC_RELAXED);
 	t->racy_ref = NULL;
 	if (ret && !fz_slot_changed(&r))
 		fz_violation(t, op->name);
@@ -1508,10 +1557,49 @@ void fz_print_stats(void)
 	unsigned int i;
 
 	for (i = 0; i < fz_eng.nr_ioctls; i++)
-		fz_log("  %-28s calls %6lu ok %6lu racy %5lu", fz_eng.ioctls[i]->name,
-		       fz_eng.io_calls[i], fz_eng.io_ok[i], fz_eng.io_racy[i]);
+		fz_log("  %-28s calls %6lu ok %6lu racy %5lu %7llu ms",
+		       fz_eng.ioctls[i]->name, fz_eng.io_calls[i], fz_eng.io_ok[i],
+		       fz_eng.io_racy[i],
+		       (unsigned long long)(fz_eng.io_ns[i] / 1000000));
 	for (i = 0; i < fz_eng.nr_ops; i++)
-		fz_log("  %-28s runs  %6lu", fz_eng.ops[i]->name, fz_eng.op_calls[i]);
+		fz_log("  %-28s runs  %6lu %27llu ms", fz_eng.ops[i]->name,
+		       fz_eng.op_calls[i],
+		       (unsigned long long)(fz_eng.op_ns[i] / 1000000));
+}
+
+static unsigned int fz_held[4];
+
+void fz_hold_domid(unsigned int domid, bool hold)
+{
+	unsigned int i;
+
+	for (i = 0; i < FZ_ARRAY_SIZE(fz_held); i++) {
+		if (hold && !fz_held[i]) {
+			fz_held[i] = domid;
+			return;
+		}
+		if (!hold && fz_held[i] == domid)
+			fz_held[i] = 0;
+	}
+}
+
+bool fz_held_domid(unsigned int domid)
+{
+	unsigned int i;
+
+	for (i = 0; i < FZ_ARRAY_SIZE(fz_held); i++)
+		if (domid && fz_held[i] == domid)
+			return true;
+	return false;
+}
+
+unsigned int fz_nr_held(void)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < FZ_ARRAY_SIZE(fz_held); i++)
+		n += !!fz_held[i];
+	return n;
 }
 
 int fz_debugfs_domains(int *domids, int *vcpus, int *slots, int max)
@@ -1535,4 +1623,119 @@ int fz_debugfs_domains(int *domids, int *vcpus, int *slots, int max)
 		n++;
 	}
 	return n;
+}
+
+/* ---- the drivers' set-up and tear-down --------------------------------- */
+
+int fz_load_modules(void)
+{
+	struct fz_module *m;
+	int bad = 0, ret;
+	unsigned int j;
+
+	for (m = fz_modules; m; m = m->next) {
+		for (j = 0; j < FZ_MAX_MODS && m->kmods[j]; j++) {
+			ret = vext_mod_load(m->kmods[j], NULL);
+			if (ret) {
+				if (!m->optional || ret != -ENOENT) {
+					fz_log("loading %s: %s", m->kmods[j], strerror(-ret));
+					bad++;
+				}
+				break;
+			}
+		}
+		m->loaded = j > 0 && (j == FZ_MAX_MODS || !m->kmods[j]);
+		if (m->loaded && m->setup) {
+			ret = m->setup();
+			if (ret) {
+				fz_log("module %s: setup: %s", m->name, strerror(-ret));
+				bad++;
+			}
+		}
+		m->torn = false;
+		fz_log("module %s: %s", m->name,
+		       m->loaded ? "loaded" : "not installed, skipped");
+	}
+	return bad;
+}
+
+void fz_snapshot_refs(void)
+{
+	struct fz_module *m;
+	unsigned int j;
+
+	for (m = fz_modules; m; m = m->next)
+		for (j = 0; j < FZ_MAX_MODS; j++)
+			m->refs[j] = m->loaded && m->kmods[j] ?
+				     vext_mod_refcnt(m->kmods[j]) : -1;
+}
+
+int fz_check_refs(void)
+{
+	struct fz_module *m;
+	unsigned int j;
+	int bad = 0;
+
+	for (m = fz_modules; m; m = m->next) {
+		for (j = 0; j < FZ_MAX_MODS; j++) {
+			int now = -1, tries = 0;
+
+			if (m->refs[j] < 0 || !m->kmods[j])
+				continue;
+			while ((now = vext_mod_refcnt(m->kmods[j])) != m->refs[j] &&
+			       tries++ < 50)
+				vext_sleep_ms(100);
+			if (now != m->refs[j]) {
+				fz_log("%s: refcnt %d, was %d", m->kmods[j], now,
+				       m->refs[j]);
+				bad++;
+			}
+		}
+	}
+	return bad;
+}
+
+void fz_teardown_modules(void)
+{
+	struct fz_module *order[32], *m;
+	int n = 0, i;
+
+	for (m = fz_modules; m && n < 32; m = m->next)
+		order[n++] = m;
+	for (i = n - 1; i >= 0; i--) {
+		if (order[i]->loaded && order[i]->teardown && !order[i]->torn)
+			order[i]->teardown();
+		order[i]->torn = true;
+	}
+}
+
+int fz_unload_modules(bool quiet)
+{
+	struct fz_module *order[32], *m;
+	int n = 0, i, j, ret, bad = 0;
+
+	fz_teardown_modules();
+	for (m = fz_modules; m && n < 32; m = m->next)
+		order[n++] = m;
+	for (i = n - 1; i >= 0; i--) {
+		for (j = FZ_MAX_MODS - 1; j >= 0; j--) {
+			const char *k = order[i]->kmods[j];
+			int tries = 0;
+
+			if (!k)
+				continue;
+			/* In-use can be transient (bindings freed by work items). */
+			while ((ret = vext_mod_unload(k)) == VEXT_MOD_IN_USE &&
+			       tries++ < 50)
+				vext_sleep_ms(100);
+			if (ret) {
+				bad++;
+				if (!quiet)
+					fz_log("rmmod %s: %s (refcnt %d)", k,
+					       strerror(-ret), vext_mod_refcnt(k));
+			}
+		}
+		order[i]->loaded = false;
+	}
+	return bad;
 }

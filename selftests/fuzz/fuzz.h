@@ -38,6 +38,7 @@
 #define FZ_MAX_FIELDS		12
 #define FZ_MAX_ERRS		16
 #define FZ_MAX_MODS		4	/* kernel modules per fz_module */
+#define FZ_MAX_MODULES		8	/* fz_modules registered */
 
 struct fz_thread;
 struct fz_obj;
@@ -79,6 +80,7 @@ struct fz_obj {
 	__u64 val[4];
 	__u64 bits[16];
 	void *priv;		/* the fd type's; freed by its @fini */
+	void *mdata[FZ_MAX_MODULES];	/* fz_obj_data(), free()d with it */
 };
 
 /* Kinds of struct fields (and of a scalar ioctl argument). */
@@ -106,6 +108,8 @@ enum fz_kind {
  * @fdtype:      FZ_FD
  * @elem:        FZ_PTR: bytes per element (the whole buffer if no count)
  * @count_field: FZ_PTR: index in the field array of the count, or -1
+ * @out:         FZ_PTR: the kernel writes to the buffer too (a read-only
+ *               one is then a bad pointer)
  * @must_zero:   FZ_PAD
  * @strict:      a value outside the limits (unknown flags, index >= limit,
  *               count > limit) must make the ioctl fail
@@ -120,6 +124,7 @@ struct fz_field {
 	const struct fz_fdtype *fdtype;
 	unsigned int elem;
 	int count_field;
+	bool out;
 	bool must_zero;
 	bool strict;
 };
@@ -143,7 +148,9 @@ enum fz_argkind {
  *           mm-bound fd types, EMFILE/ENFILE when @ret returns an fd
  * @ret:     on success it returns a new fd of this type (or NULL)
  * @weight:  how often to pick it (default 10)
- * @prepare: adjust the generated argument before the call (optional)
+ * @prepare: adjust the generated argument (@c->buf for a struct, before
+ *           it is copied to the memory passed; @c->arg for a scalar)
+ *           before the call (optional); it may set @c->invalid
  * @check:   judge the result (optional): return 0 if fine, else -1 with a
  *           message set by fz_fail()
  * @weight and the rest are zero-initialised by C for tables.
@@ -249,12 +256,17 @@ struct fz_scenario {
  * @nr_first, @nr_last: the ioctl numbers it owns (vext magic)
  * @fdtypes:      its fd types, NULL-terminated
  * @ioctls, @nr_ioctls, @ops, @nr_ops, @scenarios, @nr_scenarios
+ * @setup:        once the kernel modules are loaded, prepare what the
+ *                module's ioctls need (bind devices, map buffers): 0 or
+ *                -errno (optional)
+ * @teardown:     undo @setup before the modules are unloaded (optional)
  * @stable:       return 0 if the module's debugfs state is at its baseline
  *                with no fd open (optional; message through fz_fail())
  * @audit:        compare the kernel's state (debugfs) with the live objects
  *                while no other thread or process runs (optional): 0 or -1
  *
- * Filled by the engine: @loaded, @next.
+ * Filled by the engine: @loaded, @refs (the kernel modules' reference
+ * counts with no fd open), @torn (@teardown ran), @idx, @next.
  */
 struct fz_module {
 	const char *name;
@@ -268,9 +280,14 @@ struct fz_module {
 	unsigned int nr_ops;
 	const struct fz_scenario *scenarios;
 	unsigned int nr_scenarios;
+	int (*setup)(void);
+	void (*teardown)(void);
 	int (*stable)(struct fz_thread *t);
 	int (*audit)(struct fz_thread *t);
 	bool loaded;
+	int refs[FZ_MAX_MODS];
+	bool torn;
+	unsigned int idx;
 	struct fz_module *next;
 };
 
@@ -286,8 +303,15 @@ void fz_register(struct fz_module *m);
 
 /* ---- engine services for the tables ---------------------------------- */
 
-/* The modules registered, in link order. */
+/*
+ * The modules registered, ordered by their first ioctl number: vext_core
+ * first, and every module after the ones it uses (the ranges follow the
+ * module graph), so loading walks the list and unloading walks it back.
+ */
 extern struct fz_module *fz_modules;
+
+/* A "# " line on stdout (printf format), whole even with threads. */
+FZ_PRINTF(1, 2) void fz_log(const char *fmt, ...);
 
 /* Record a violation (printf format); returns -1 for "return fz_fail()". */
 FZ_PRINTF(2, 3) int fz_fail(struct fz_thread *t, const char *fmt, ...);
@@ -325,6 +349,13 @@ bool fz_racy(struct fz_thread *t);
 /* The value of field @f in the struct at @buf. */
 __u64 fz_get_field(const unsigned char *buf, const struct fz_field *f);
 
+/*
+ * Module @m's own data about object @obj (another module's fd type: a VM),
+ * @size bytes, zeroed when first asked for and free()d with the object.
+ * Several threads may use it: the module locks it as it needs.
+ */
+void *fz_obj_data(struct fz_obj *obj, const struct fz_module *m, size_t size);
+
 /* Take / drop a reference on an object. */
 void fz_obj_get(struct fz_obj *obj);
 void fz_obj_put(struct fz_obj *obj);
@@ -353,10 +384,26 @@ int fz_pick_fd(struct fz_thread *t, const struct fz_fdtype *type,
 /* vext_core's fd types (fuzz/core.c) and vext_percpu's stats fd. */
 extern struct fz_fdtype fz_vext_dev, fz_vext_vm, fz_vext_vcpu, fz_vext_stats;
 
+/*
+ * SET_USER_MEMORY_REGION on VM @vm (fd @fd) outside the generated calls,
+ * keeping core's model of the VM's slots (and its audit) in step: 0 or
+ * -errno.
+ */
+int fz_vm_set_region(int fd, struct fz_obj *vm,
+		     const struct vext_userspace_memory_region *r);
+
 /* The engine's fd types for non-vext fds (the bogus-fd tests). */
 extern struct fz_fdtype fz_eventfd, fz_pipe, fz_null, fz_memfd;
 
 /* ---- debugfs and module state for @stable hooks ------------------------ */
+
+/*
+ * A VM that a module's scenario set-up keeps for the whole sweep (a holder
+ * of shared state): the @stable hooks do not count domain @domid.
+ */
+void fz_hold_domid(unsigned int domid, bool hold);
+bool fz_held_domid(unsigned int domid);
+unsigned int fz_nr_held(void);
 
 /* Lines of /sys/kernel/debug/vext/domains after its header, or -errno. */
 int fz_debugfs_domains(int *domids, int *vcpus, int *slots, int max);

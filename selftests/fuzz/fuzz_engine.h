@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/types.h>
 #include <linux/vext.h>
 #include "fuzz.h"
 
@@ -53,6 +54,7 @@ struct fz_ref {
 struct fz_map {
 	void *addr;
 	size_t len;
+	pid_t owner;		/* the process that mapped it */
 	struct fz_obj *obj;
 };
 
@@ -74,9 +76,11 @@ struct fz_engine {
 	const struct fz_ioctl *ioctls[FZ_MAX_IOCTLS];
 	unsigned long io_calls[FZ_MAX_IOCTLS], io_ok[FZ_MAX_IOCTLS],
 		      io_racy[FZ_MAX_IOCTLS];
+	__u64 io_ns[FZ_MAX_IOCTLS];	/* time spent in the calls */
 	unsigned int nr_ioctls;
 	const struct fz_op *ops[FZ_MAX_OPS];
 	unsigned long op_calls[FZ_MAX_OPS];
+	__u64 op_ns[FZ_MAX_OPS];
 	unsigned int nr_ops;
 };
 
@@ -99,7 +103,6 @@ void fz_wait_spawned(void);
 void fz_restore_rlimit(void);
 void fz_reap(bool wait);
 void fz_print_stats(void);
-FZ_PRINTF(1, 2) void fz_log(const char *fmt, ...);
 void fz_violation(struct fz_thread *t, const char *what);
 struct fz_obj *fz_obj_new(const struct fz_fdtype *type, struct fz_obj *parent);
 bool fz_slot_get(unsigned int i, struct fz_ref *r);
@@ -111,5 +114,25 @@ bool fz_slot_pick(struct fz_thread *t, const struct fz_fdtype *type,
 void fz_fill(struct fz_thread *t, void *dst, const void *src, size_t len);
 __u64 fz_get_field(const unsigned char *buf, const struct fz_field *f);
 void fz_unmap(struct fz_thread *t, bool all);
+
+/*
+ * The drivers' set-up and tear-down (fuzz_test, failslab_dtest), each
+ * returning the number of problems, logged:
+ *  - fz_load_modules(): load every table's kernel modules in order (an
+ *    optional one may be missing: then it is not @loaded) and run the
+ *    loaded ones' @setup;
+ *  - fz_snapshot_refs(): record the loaded modules' reference counts;
+ *  - fz_teardown_modules(): run the loaded ones' @teardown, once (what
+ *    they hold, e.g. a VM of their own, goes before fz_check_refs());
+ *  - fz_check_refs(): wait up to 5 s for them to be back there;
+ *  - fz_unload_modules(): fz_teardown_modules(), then unload every
+ *    table's kernel modules, last first (retrying a busy one for 5 s;
+ *    @quiet: nothing logged, for a clean start).
+ */
+int fz_load_modules(void);
+void fz_snapshot_refs(void);
+void fz_teardown_modules(void);
+int fz_check_refs(void);
+int fz_unload_modules(bool quiet);
 
 #endif /* _VEXT_FUZZ_ENGINE_H */

@@ -273,12 +273,20 @@ static void vext_gnt_map_put(struct vext_gnt_map *map)
 
 	if (!refcount_dec_and_test(&map->refs))
 		return;
-	if (map->table_frame)
+	if (map->notify && map->page) {
+		u8 *kaddr = kmap_local_page(map->page);
+
+		WRITE_ONCE(kaddr[map->notify_off], 0);
+		kunmap_local(kaddr);
+	}
+	if (map->kpage)
 		put_page(map->page);
 	else if (map->page)
 		unpin_user_pages_dirty_lock(&map->page, 1, write);
 	vext_gnt_release(map->granter, map->ref, write);
 	vext_gnt_dom_put(map->granter);
+	if (map->acct)
+		vext_gnt_uncharge(map->acct, 1);
 	kfree(map);
 }
 
@@ -304,9 +312,12 @@ static int vext_gnt_take(struct vext_gnt_maptrack *mt, u16 domid, u32 ref,
 	st = vext_gnt_acquire(gd, ref, mt->domid, write, &gpfn);
 	if (st)
 		goto out;
-	st = vext_gnt_resolve(vm, gd, gpfn, write, &page, &hva);
+	if (gd->host)
+		st = vext_gnt_host_resolve(gd, ref, &page);
+	else
+		st = vext_gnt_resolve(vm, gd, gpfn, write, &page, &hva);
 	if (!st && page) {
-		map->table_frame = true;
+		map->kpage = true;
 	} else if (!st) {
 		map->hva = hva;
 		if (pin)
@@ -322,7 +333,8 @@ static int vext_gnt_take(struct vext_gnt_maptrack *mt, u16 domid, u32 ref,
 	map->page = page;
 out:
 	vext_gnt_dom_put(gd);
-	vext_vm_put(vm);
+	if (vm)
+		vext_vm_put(vm);
 	return st;
 }
 
@@ -494,7 +506,7 @@ static int vext_gnt_do_copy(struct vext_gnt_maptrack *mt,
 	}
 	kunmap_local(kaddr);
 
-	if (tmp.table_frame)
+	if (tmp.kpage)
 		put_page(tmp.page);
 	else
 		unpin_user_pages_dirty_lock(&tmp.page, 1, to_grant);
@@ -805,6 +817,59 @@ int vext_gnt_mmap(struct vext_gnt_maptrack *mt, struct vm_area_struct *vma,
 	return 0;
 }
 EXPORT_SYMBOL_GPL(vext_gnt_mmap);
+
+/* @vma maps grants (vext_gnt_mmap()). */
+bool vext_gnt_vma_is_grant(struct vm_area_struct *vma)
+{
+	return vma->vm_ops == &vext_gnt_vm_ops;
+}
+
+/*
+ * Charge the map of @handle to @acct from now until it goes, unless it is
+ * charged already. Return: true if it is charged now.
+ */
+bool vext_gnt_handle_charge(struct vext_gnt_maptrack *mt, u32 handle,
+			    struct vext_gnt_acct *acct)
+{
+	struct vext_gnt_map *map;
+	bool charged = false;
+
+	mutex_lock(&mt->lock);
+	map = xa_load(&mt->maps, handle);
+	if (map && !map->acct) {
+		map->acct = acct;
+		charged = true;
+	}
+	mutex_unlock(&mt->lock);
+	return charged;
+}
+
+/*
+ * Clear the byte at @offset (< PAGE_SIZE) of the page of @handle when its
+ * map goes; a negative @offset cancels that.
+ * Return: 0; -ENOENT (no such handle); -EINVAL (mapped read-only).
+ */
+int vext_gnt_handle_notify(struct vext_gnt_maptrack *mt, u32 handle,
+			   int offset)
+{
+	struct vext_gnt_map *map;
+	int ret = 0;
+
+	mutex_lock(&mt->lock);
+	map = xa_load(&mt->maps, handle);
+	if (!map) {
+		ret = -ENOENT;
+	} else if (offset < 0) {
+		map->notify = false;
+	} else if (!vext_gnt_map_writable(map)) {
+		ret = -EINVAL;
+	} else {
+		map->notify_off = offset;
+		map->notify = true;
+	}
+	mutex_unlock(&mt->lock);
+	return ret;
+}
 
 int vext_gnt_wq_init(void)
 {

@@ -439,13 +439,13 @@ static int vext_gntdev_copy_g2g(struct vext_gntdev_file *priv,
 	op.offset = seg->source.foreign.offset;
 	op.len = seg->len;
 	op.buf = (uintptr_t)buf;
-	vext_gnttab_batch(priv->mt, &op, 1, VEXT_GNT_BATCH_KBUF);
+	vext_gnttab_batch_retry(priv->mt, &op, 1, VEXT_GNT_BATCH_KBUF);
 	if (!op.status) {
 		op.domid = seg->dest.foreign.domid;
 		op.ref = seg->dest.foreign.ref;
 		op.offset = seg->dest.foreign.offset;
 		op.flags = VEXT_GNTCOPY_to_grant;
-		vext_gnttab_batch(priv->mt, &op, 1, VEXT_GNT_BATCH_KBUF);
+		vext_gnttab_batch_retry(priv->mt, &op, 1, VEXT_GNT_BATCH_KBUF);
 	}
 	kfree(buf);
 	return op.status;
@@ -508,7 +508,9 @@ static void vext_gntdev_set_used(struct vext_gntdev_file *priv)
 /*
  * GRANT_COPY: segments in rounds of up to VEXT_GNTDEV_COPY_CHUNK, each
  * round's local<->grant segments in one batch; statuses written back per
- * segment. An invalid segment fails the ioctl with -EINVAL; the segments
+ * segment. A page that is not resident is retried in the kernel (eagain
+ * never reaches the caller, as with Linux's gntdev) for up to
+ * eagain_timeout_ms, then its segment gets bad_page. An invalid segment fails the ioctl with -EINVAL; the segments
  * before it were copied and have their statuses.
  */
 static long vext_gntdev_grant_copy(struct vext_gntdev_file *priv,
@@ -564,7 +566,8 @@ static long vext_gntdev_grant_copy(struct vext_gntdev_file *priv,
 		}
 		/* Everything before an invalid segment is done all the same. */
 		n = i;
-		vext_gnttab_batch(priv->mt, ops, nops, 0);
+		/* Like Linux's gntdev, eagain is retried here (bounded). */
+		vext_gnttab_batch_retry(priv->mt, ops, nops, 0);
 		for (i = 0, nops = 0; i < n; i++) {
 			if (!sep[i])
 				segs[i].status = ops[nops++].status;

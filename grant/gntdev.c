@@ -510,8 +510,9 @@ static void vext_gntdev_set_used(struct vext_gntdev_file *priv)
  * round's local<->grant segments in one batch; statuses written back per
  * segment. A page that is not resident is retried in the kernel (eagain
  * never reaches the caller, as with Linux's gntdev) for up to
- * eagain_timeout_ms, then its segment gets bad_page. An invalid segment fails the ioctl with -EINVAL; the segments
- * before it were copied and have their statuses.
+ * eagain_timeout_ms, then its segment gets bad_page. An invalid segment
+ * fails the ioctl with -EINVAL; the segments before it were copied and
+ * have their statuses.
  */
 static long vext_gntdev_grant_copy(struct vext_gntdev_file *priv,
 				   void __user *argp)

@@ -275,7 +275,7 @@ TEST_F(xen, devices_and_capability)
 TEST_F(xen, map_rw_ro)
 {
 	__u32 domids[4], refs[4] = { 12, 13, 14, 15 };
-	volatile __u64 *p, *q, *r;
+	__u64 *p, *q, *r;
 	unsigned int i;
 
 	ASSERT_EQ(0, guest_grant(&self->g, 10, 0, VEXT_GTF_permit_access, 0));
@@ -304,7 +304,7 @@ TEST_F(xen, map_rw_ro)
 	q = xengnttab_map_grant_ref(self->xgt, self->g.domid, 11, PROT_READ);
 	ASSERT_NE(NULL, q) TH_LOG("map ro: %s", strerror(errno));
 	EXPECT_EQ(pattern(1, 3), q[3]);
-	EXPECT_EQ(-1, mprotect((void *)q, PAGE, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(-1, mprotect(q, PAGE, PROT_READ | PROT_WRITE));
 
 	/* Four grants in one mapping. */
 	r = xengnttab_map_grant_refs(self->xgt, 4, domids, refs,
@@ -318,10 +318,10 @@ TEST_F(xen, map_rw_ro)
 						PROT_READ));
 	EXPECT_EQ(NULL, xengnttab_map_grant_ref(self->xgt, 0x7000, 10, PROT_READ));
 
-	EXPECT_EQ(0, xengnttab_unmap(self->xgt, (void *)q, 1));
-	EXPECT_EQ(0, xengnttab_unmap(self->xgt, (void *)r, 4));
+	EXPECT_EQ(0, xengnttab_unmap(self->xgt, q, 1));
+	EXPECT_EQ(0, xengnttab_unmap(self->xgt, r, 4));
 	/* A wrong count is refused; the mapping stays. */
-	EXPECT_EQ(-1, xengnttab_unmap(self->xgt, (void *)p, 2));
+	EXPECT_EQ(-1, xengnttab_unmap(self->xgt, p, 2));
 	EXPECT_EQ(pattern(0, 1), p[1]);
 
 	/* The granting VM goes while the page is mapped: it stays usable. */
@@ -329,7 +329,7 @@ TEST_F(xen, map_rw_ro)
 	EXPECT_EQ(pattern(0, 2), p[2]);
 	p[3] = 0x77;
 	EXPECT_EQ(0x77ULL, gword(&self->g, 0, 3));
-	EXPECT_EQ(0, xengnttab_unmap(self->xgt, (void *)p, 1));
+	EXPECT_EQ(0, xengnttab_unmap(self->xgt, p, 1));
 }
 
 /* xengnttab_grant_copy both ways, read-only enforced, local->local refused. */
@@ -391,7 +391,7 @@ TEST_F(xen, gntshr_vm_maps)
 	struct vext_gnttab_op op;
 	xengntshr_handle *xgs;
 	__u32 refs[2], nref, roref;
-	volatile char *area, *narea, *roarea, *vmp, *vmn;
+	char *area, *narea, *roarea, *vmp, *vmn;
 	int vm, domid;
 
 	vm = vext_create_vm(self->dev);
@@ -445,7 +445,7 @@ TEST_F(xen, gntshr_vm_maps)
 	vmn = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, vm, op.index);
 	ASSERT_NE(MAP_FAILED, vmn);
 	EXPECT_EQ(1, vmn[100]);
-	EXPECT_EQ(0, xengntshr_unshare(xgs, (void *)narea, 1));
+	EXPECT_EQ(0, xengntshr_unshare(xgs, narea, 1));
 	EXPECT_EQ(0, vmn[100]);
 	/* Revoked: a new map fails; the VM's mapping stays. */
 	memset(&op, 0, sizeof(op));
@@ -453,12 +453,12 @@ TEST_F(xen, gntshr_vm_maps)
 	op.ref = nref;
 	EXPECT_EQ(VEXT_GNTST_permission_denied, vm_op(vm, &op));
 
-	EXPECT_EQ(0, xengntshr_unshare(xgs, (void *)area, 2));
-	EXPECT_EQ(0, xengntshr_unshare(xgs, (void *)roarea, 1));
+	EXPECT_EQ(0, xengntshr_unshare(xgs, area, 2));
+	EXPECT_EQ(0, xengntshr_unshare(xgs, roarea, 1));
 	/* The sharer's pages live on in the VM's mappings. */
 	EXPECT_EQ(0x43, vmp[6]);
-	munmap((void *)vmp, PAGE);
-	munmap((void *)vmn, PAGE);
+	munmap(vmp, PAGE);
+	munmap(vmn, PAGE);
 	xengntshr_close(xgs);
 	close(vm);
 }
@@ -466,7 +466,7 @@ TEST_F(xen, gntshr_vm_maps)
 /* Injected eagain: mmap answers EAGAIN, the library retries and succeeds. */
 TEST_F(xen, eagain_retried)
 {
-	volatile __u64 *p;
+	__u64 *p;
 	char buf[256], needle[16];
 	__u64 t0;
 
@@ -482,7 +482,7 @@ TEST_F(xen, eagain_retried)
 	ASSERT_LE(0, vext_debugfs_read("gnt/inject_eagain", buf, sizeof(buf)));
 	snprintf(needle, sizeof(needle), "%d ", self->g.domid);
 	EXPECT_EQ(NULL, strstr(buf, needle)) TH_LOG("pending: %s", buf);
-	EXPECT_EQ(0, xengnttab_unmap(self->xgt, (void *)p, 1));
+	EXPECT_EQ(0, xengnttab_unmap(self->xgt, p, 1));
 }
 
 /* Caps: exceeding the per-open cap fails cleanly, frees nothing mapped. */
@@ -490,7 +490,7 @@ TEST_F(xen, caps)
 {
 	__u32 domids[4], refs[4] = { 20, 21, 22, 23 }, sref[3];
 	xengntshr_handle *xgs;
-	volatile __u64 *p, *q;
+	__u64 *p, *q;
 	unsigned int i;
 	void *a;
 
@@ -514,11 +514,11 @@ TEST_F(xen, caps)
 		p[i * PAGE / 8 + 2] = i;
 		EXPECT_EQ(i, gword(&self->g, 8 + i, 2));
 	}
-	EXPECT_EQ(0, xengnttab_unmap(self->xgt, (void *)p, 4));
+	EXPECT_EQ(0, xengnttab_unmap(self->xgt, p, 4));
 	/* Room again. */
 	q = xengnttab_map_grant_ref(self->xgt, self->g.domid, 24, PROT_READ);
 	ASSERT_NE(NULL, q) TH_LOG("map after unmap: %s", strerror(errno));
-	EXPECT_EQ(0, xengnttab_unmap(self->xgt, (void *)q, 1));
+	EXPECT_EQ(0, xengnttab_unmap(self->xgt, q, 1));
 
 	/* gntalloc's cap. */
 	ASSERT_EQ(0, set_param("gntalloc_max_per_open", 2));
@@ -543,7 +543,7 @@ TEST_F(xen, bind_vm)
 {
 	struct vext_gnt_bind_device bd = { };
 	xengntshr_handle *xgs;
-	volatile __u64 *p;
+	__u64 *p;
 	int vm, domid;
 
 	vm = vext_create_vm(self->dev);
@@ -566,7 +566,7 @@ TEST_F(xen, bind_vm)
 	/* Grants to domain 0 are not the VM's. */
 	EXPECT_EQ(NULL, xengnttab_map_grant_ref(self->xgt, self->g.domid, 31,
 						PROT_READ));
-	EXPECT_EQ(0, xengnttab_unmap(self->xgt, (void *)p, 1));
+	EXPECT_EQ(0, xengnttab_unmap(self->xgt, p, 1));
 
 	/* Not for gntalloc, nor any other file; a closed fd is EBADF. */
 	xgs = xengntshr_open(NULL, 0);

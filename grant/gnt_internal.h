@@ -234,8 +234,8 @@ void vext_gnt_maptrack_fini(struct vext_gnt_maptrack *mt);
 int vext_gnt_wq_init(void);
 void vext_gnt_wq_exit(void);
 bool vext_gnt_vma_is_grant(struct vm_area_struct *vma);
-bool vext_gnt_handle_charge(struct vext_gnt_maptrack *mt, u32 handle,
-			    struct vext_gnt_acct *acct);
+unsigned int vext_gnt_handles_charge(struct vext_gnt_maptrack *mt, u32 first,
+				     u32 n, struct vext_gnt_acct *acct);
 int vext_gnt_handle_notify(struct vext_gnt_maptrack *mt, u32 handle,
 			   int offset);
 

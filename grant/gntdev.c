@@ -232,10 +232,8 @@ static int vext_gntdev_take(struct vext_gntdev_file *priv,
 	map->mapped = true;
 	map->readonly = readonly;
 	map->first_handle = ops[0].handle;
-	for (i = 0; i < map->count; i++)
-		if (vext_gnt_handle_charge(priv->mt, map->first_handle + i,
-					   &priv->acct))
-			map->charged--;
+	map->charged -= vext_gnt_handles_charge(priv->mt, map->first_handle,
+						map->count, &priv->acct);
 	if (map->notify_off >= 0 && !readonly)
 		vext_gnt_handle_notify(priv->mt, map->first_handle +
 				       (map->notify_off >> PAGE_SHIFT),
@@ -536,13 +534,13 @@ static long vext_gntdev_grant_copy(struct vext_gntdev_file *priv,
 	chunk = min_t(unsigned int, op.count, VEXT_GNTDEV_COPY_CHUNK);
 	sep = stack_sep;
 	if (chunk > VEXT_GNTDEV_COPY_STACK) {
-		segs = kmalloc_array(chunk, sizeof(*segs), GFP_KERNEL);
-		ops = kmalloc_array(chunk, sizeof(*ops), GFP_KERNEL);
-		sep = kmalloc_array(chunk, sizeof(*sep), GFP_KERNEL);
-		if (!segs || !ops || !sep) {
-			ret = -ENOMEM;
-			goto out;
-		}
+		/* One allocation: the ops, the segments, the flags. */
+		ops = kmalloc(chunk * (sizeof(*ops) + sizeof(*segs) + sizeof(*sep)),
+			      GFP_KERNEL);
+		if (!ops)
+			return -ENOMEM;
+		segs = (void *)(ops + chunk);
+		sep = (void *)(segs + chunk);
 	}
 	for (done = 0; done < op.count && !ret; done += n) {
 		unsigned int nops = 0;
@@ -576,12 +574,8 @@ static long vext_gntdev_grant_copy(struct vext_gntdev_file *priv,
 				ret = -EFAULT;
 		}
 	}
-out:
-	if (segs != stack_segs) {
-		kfree(segs);
+	if (ops != stack_ops)
 		kfree(ops);
-		kfree(sep);
-	}
 	return ret;
 }
 

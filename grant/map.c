@@ -225,38 +225,25 @@ static int vext_gnt_pin_locked(struct vext_gnt_dom *gd, unsigned long hva,
 }
 
 /*
- * Pin one page of @gd's mm (see vext_gnt_pin_locked()). @in_mmap: called
- * from an mmap handler with the current mm's mmap lock held for writing,
- * so the granter's lock is only tried (eagain if contended), and not taken
- * at all if it is the same mm.
+ * Pin one page of @gd's mm for a COPY op (see vext_gnt_pin_locked()),
+ * taking the granter's mmap lock for reading. Never from an mmap handler:
+ * vext_gnt_pin_deferred() pins for those.
  */
 static int vext_gnt_pin(struct vext_gnt_dom *gd, unsigned long hva, bool write,
-			bool longterm, bool in_mmap, struct page **pagep)
+			bool longterm, struct page **pagep)
 {
 	struct mm_struct *mm = gd->mm;
-	bool own = in_mmap && mm == current->mm;
 	int ret;
 
 	if (!mmget_not_zero(mm))
 		return VEXT_GNTST_bad_domain;	/* the granter has exited */
-	if (in_mmap) {
-		if (!own && !mmap_read_trylock(mm)) {
-			ret = VEXT_GNTST_eagain;
-			goto out_put;
-		}
-	} else if (mmap_read_lock_killable(mm)) {
+	if (mmap_read_lock_killable(mm)) {
 		ret = VEXT_GNTST_general_error;	/* we are being killed */
-		goto out_put;
-	}
-	ret = vext_gnt_pin_locked(gd, hva, write, longterm, pagep);
-	if (!own)
+	} else {
+		ret = vext_gnt_pin_locked(gd, hva, write, longterm, pagep);
 		mmap_read_unlock(mm);
-out_put:
-	/* Never the final __mmput() under an mmap lock. */
-	if (in_mmap)
-		mmput_async(mm);
-	else
-		mmput(mm);
+	}
+	mmput(mm);
 	return ret;
 }
 
@@ -321,7 +308,7 @@ static int vext_gnt_take(struct vext_gnt_maptrack *mt, u16 domid, u32 ref,
 	} else if (!st) {
 		map->hva = hva;
 		if (pin)
-			st = vext_gnt_pin(gd, hva, write, false, false, &page);
+			st = vext_gnt_pin(gd, hva, write, false, &page);
 	}
 	if (st) {
 		vext_gnt_release(gd, ref, write);
@@ -699,20 +686,16 @@ static int vext_gnt_set_pte(pte_t *pte, unsigned long addr, void *data)
 }
 
 /*
- * Pin a deferred map from mmap: -EAGAIN while its page is not resident,
- * -EFAULT once that has lasted eagain_timeout_ms or for any other failure
- * (libxengnttab retries EAGAIN from mmap for ever). mt->lock held.
+ * What a deferred map's pin status means for mmap: 0 (pinned), -EAGAIN
+ * while its page is not resident, -EFAULT once that has lasted
+ * eagain_timeout_ms or for any other failure (libxengnttab retries EAGAIN
+ * from mmap for ever). mt->lock held.
  */
-static int vext_gnt_pin_deferred(struct vext_gnt_map *map)
+static int vext_gnt_deferred_status(struct vext_gnt_map *map, int st,
+				    struct page *page)
 {
 	unsigned long bound = msecs_to_jiffies(READ_ONCE(vext_gnt_eagain_timeout_ms));
-	struct page *page;
-	int st;
 
-	if (map->failed)
-		return -EFAULT;
-	st = vext_gnt_pin(map->granter, map->hva, vext_gnt_map_writable(map),
-			  true, true, &page);
 	if (!st) {
 		map->page = page;
 		return 0;
@@ -729,6 +712,49 @@ static int vext_gnt_pin_deferred(struct vext_gnt_map *map)
 	}
 	map->failed = true;
 	return -EFAULT;
+}
+
+/*
+ * Pin the deferred maps @maps[0..@n-1] of one granter from mmap, under
+ * one mmget and one hold of its mmap lock (only tried: the caller holds
+ * its own mmap lock for writing; not taken if it is the same mm). Stops
+ * at the first failure. mt->lock held. Return: as
+ * vext_gnt_deferred_status().
+ */
+static int vext_gnt_pin_deferred(struct vext_gnt_map **maps, unsigned long n)
+{
+	struct vext_gnt_dom *gd = maps[0]->granter;
+	struct mm_struct *mm = gd->mm;
+	bool own = mm == current->mm;
+	int st = VEXT_GNTST_okay, ret = 0;
+	unsigned long i;
+
+	if (!mmget_not_zero(mm))
+		st = VEXT_GNTST_bad_domain;	/* the granter has exited */
+	else if (!own && !mmap_read_trylock(mm))
+		st = VEXT_GNTST_eagain;
+	for (i = 0; i < n && !ret; i++) {
+		struct vext_gnt_map *map = maps[i];
+		struct page *page = NULL;
+		int pst = st;
+
+		if (map->failed) {
+			ret = -EFAULT;
+			break;
+		}
+		if (!pst)
+			pst = vext_gnt_pin_locked(gd, map->hva,
+						  vext_gnt_map_writable(map),
+						  true, &page);
+		ret = vext_gnt_deferred_status(map, pst, page);
+	}
+	if (st != VEXT_GNTST_bad_domain) {
+		if (!st && !own)
+			mmap_read_unlock(mm);
+		/* Never the final __mmput() under an mmap lock. */
+		mmput_async(mm);
+	}
+	return ret;
 }
 
 /**
@@ -751,7 +777,7 @@ static int vext_gnt_pin_deferred(struct vext_gnt_map *map)
 int vext_gnt_mmap(struct vext_gnt_maptrack *mt, struct vm_area_struct *vma,
 		  u64 first_handle)
 {
-	unsigned long i, nr = vma_pages(vma);
+	unsigned long i, j, k, nr = vma_pages(vma);
 	struct vext_gnt_vma *gv;
 	bool readonly = false;
 	int ret = 0;
@@ -784,13 +810,16 @@ int vext_gnt_mmap(struct vext_gnt_maptrack *mt, struct vm_area_struct *vma,
 		}
 		refcount_inc(&map->refs);
 		gv->maps[i] = map;
-		if (!map->page) {
-			ret = vext_gnt_pin_deferred(map);
-			if (ret) {
-				i++;
-				break;
-			}
-		}
+	}
+	/* Deferred maps: pinned per run of one granter. */
+	for (j = 0; j < i && !ret; j = k) {
+		k = j + 1;
+		if (gv->maps[j]->page)
+			continue;
+		while (k < i && !gv->maps[k]->page &&
+		       gv->maps[k]->granter == gv->maps[j]->granter)
+			k++;
+		ret = vext_gnt_pin_deferred(gv->maps + j, k - j);
 	}
 	mutex_unlock(&mt->lock);
 	if (ret) {
@@ -825,20 +854,23 @@ bool vext_gnt_vma_is_grant(struct vm_area_struct *vma)
 }
 
 /*
- * Charge the map of @handle to @acct from now until it goes, unless it is
- * charged already. Return: true if it is charged now.
+ * Charge the maps of handles @first..@first + @n - 1 to @acct from now
+ * until each goes, those not charged already. Return: how many were
+ * charged now.
  */
-bool vext_gnt_handle_charge(struct vext_gnt_maptrack *mt, u32 handle,
-			    struct vext_gnt_acct *acct)
+unsigned int vext_gnt_handles_charge(struct vext_gnt_maptrack *mt, u32 first,
+				     u32 n, struct vext_gnt_acct *acct)
 {
 	struct vext_gnt_map *map;
-	bool charged = false;
+	unsigned int charged = 0;
+	unsigned long handle;
 
 	mutex_lock(&mt->lock);
-	map = xa_load(&mt->maps, handle);
-	if (map && !map->acct) {
-		map->acct = acct;
-		charged = true;
+	xa_for_each_range(&mt->maps, handle, map, first, first + n - 1) {
+		if (!map->acct) {
+			map->acct = acct;
+			charged++;
+		}
 	}
 	mutex_unlock(&mt->lock);
 	return charged;

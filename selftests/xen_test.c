@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -580,6 +581,192 @@ TEST_F(xen, bind_vm)
 	xengntshr_close(xgs);
 	/* The binding holds the VM: closing its fd first is fine. */
 	close(vm);
+}
+
+/* gntdev's unmap notification clears the guest's byte at unmap. */
+TEST_F(xen, gntdev_unmap_notify)
+{
+	char *p;
+
+	ASSERT_EQ(0, guest_grant(&self->g, 10, 0, VEXT_GTF_permit_access, 13));
+	ASSERT_EQ(0, guest_grant(&self->g, 11, 0, VEXT_GTF_permit_access |
+				 VEXT_GTF_readonly, 13));
+	p = xengnttab_map_grant_ref_notify(self->xgt, self->g.domid, 10,
+					   PROT_READ | PROT_WRITE, 8, -1);
+	ASSERT_NE(NULL, p) TH_LOG("map notify: %s", strerror(errno));
+	p[8] = 1;
+	EXPECT_EQ(1, ((char *)self->g.mem)[13 * PAGE + 8]);
+	EXPECT_EQ(0, xengnttab_unmap(self->xgt, p, 1));
+	EXPECT_EQ(0, ((char *)self->g.mem)[13 * PAGE + 8]);
+
+	/* No event channels: the library unmaps and fails. */
+	errno = 0;
+	EXPECT_EQ(NULL, xengnttab_map_grant_ref_notify(self->xgt, self->g.domid,
+						       10, PROT_READ | PROT_WRITE,
+						       8, 3));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	/* Clear-byte needs a writable mapping. */
+	errno = 0;
+	EXPECT_EQ(NULL, xengnttab_map_grant_ref_notify(self->xgt, self->g.domid,
+						       11, PROT_READ, 8, -1));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+/* A page that never comes back: EFAULT after eagain_timeout_ms, not a loop. */
+TEST_F(xen, eagain_bounded)
+{
+	__u64 t0, ms;
+
+	ASSERT_EQ(0, guest_grant(&self->g, 10, 0, VEXT_GTF_permit_access, 6));
+	ASSERT_EQ(0, set_param("eagain_timeout_ms", 300));
+	ASSERT_EQ(0, set_inject(self->g.domid, 1000000));
+	t0 = vext_now_ns();
+	errno = 0;
+	EXPECT_EQ(NULL, xengnttab_map_grant_ref(self->xgt, self->g.domid, 10,
+						PROT_READ));
+	EXPECT_EQ(EFAULT, errno);
+	ms = (vext_now_ns() - t0) / MS;
+	EXPECT_LE(300ULL, ms);
+	EXPECT_GT(20000ULL, ms);
+	ASSERT_EQ(0, set_inject(self->g.domid, 0));
+	ASSERT_EQ(0, set_param("eagain_timeout_ms", 32640));
+	/* The grant was let go: it maps again. */
+	EXPECT_NE(NULL, xengnttab_map_grant_ref(self->xgt, self->g.domid, 10,
+						PROT_READ));
+}
+
+/*
+ * Files closed under live mappings: a gntdev mapping outlives its fd; a
+ * VM's map of a shared page outlives the sharer's fd and its mapping.
+ */
+TEST_F(xen, close_under_mappings)
+{
+	struct vext_gnttab_op op;
+	xengntshr_handle *xgs;
+	char *p, *area, *vmp;
+	__u32 ref;
+	int vm, domid;
+
+	ASSERT_EQ(0, guest_grant(&self->g, 10, 0, VEXT_GTF_permit_access, 14));
+	p = xengnttab_map_grant_ref(self->xgt, self->g.domid, 10,
+				    PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, p);
+	xengnttab_close(self->xgt);
+	self->xgt = NULL;
+	EXPECT_EQ(pattern(14, 0), *(__u64 *)p);
+	p[16] = 9;
+	EXPECT_EQ(9, ((char *)self->g.mem)[14 * PAGE + 16]);
+	EXPECT_EQ(0, munmap(p, PAGE));
+
+	vm = vext_create_vm(self->dev);
+	ASSERT_LE(0, vm);
+	domid = vext_get_domid(vm);
+	xgs = xengntshr_open(NULL, 0);
+	ASSERT_NE(NULL, xgs);
+	area = xengntshr_share_pages(xgs, domid, 1, &ref, 1);
+	ASSERT_NE(NULL, area);
+	area[0] = 0x61;
+	memset(&op, 0, sizeof(op));
+	op.cmd = VEXT_GNTTABOP_map_grant_ref;
+	op.ref = ref;
+	ASSERT_EQ(0, vm_op(vm, &op));
+	xengntshr_close(xgs);
+	vmp = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, vm, op.index);
+	ASSERT_NE(MAP_FAILED, vmp);
+	EXPECT_EQ(0x61, vmp[0]);
+	EXPECT_EQ(0, munmap(area, PAGE));
+	vmp[1] = 0x62;
+	EXPECT_EQ(0x61, vmp[0]);
+	op.cmd = VEXT_GNTTABOP_unmap_grant_ref;
+	EXPECT_EQ(0, vm_op(vm, &op));
+	EXPECT_EQ(0x62, vmp[1]);
+	EXPECT_EQ(0, munmap(vmp, PAGE));
+	close(vm);
+}
+
+struct churn {
+	int domid;
+	__u32 ref;
+	int rounds;
+	int failures;
+};
+
+/* Map, check and unmap one grant through a handle of its own. */
+static void *churn_main(void *arg)
+{
+	struct churn *c = arg;
+	xengnttab_handle *xgt = xengnttab_open(NULL, 0);
+	int i;
+
+	if (!xgt) {
+		c->failures = c->rounds;
+		return NULL;
+	}
+	for (i = 0; i < c->rounds; i++) {
+		__u64 *p = xengnttab_map_grant_ref(xgt, c->domid, c->ref,
+						   PROT_READ | PROT_WRITE);
+
+		if (!p || p[1] != pattern(15, 1) || xengnttab_unmap(xgt, p, 1))
+			c->failures++;
+	}
+	xengnttab_close(xgt);
+	return NULL;
+}
+
+/* Threads mapping one grant through their own fds while shares churn. */
+TEST_F(xen, concurrent_churn)
+{
+	struct churn c[3];
+	pthread_t t[3];
+	xengntshr_handle *xgs;
+	unsigned int i, shared = 0;
+	__u32 ref;
+	void *a;
+
+	ASSERT_EQ(0, guest_grant(&self->g, 40, 0, VEXT_GTF_permit_access, 15));
+	for (i = 0; i < 3; i++) {
+		c[i] = (struct churn){ .domid = self->g.domid, .ref = 40,
+				       .rounds = 200 };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, churn_main, &c[i]));
+	}
+	xgs = xengntshr_open(NULL, 0);
+	ASSERT_NE(NULL, xgs);
+	for (i = 0; i < 200; i++) {
+		a = xengntshr_share_pages(xgs, self->g.domid, 1, &ref, 1);
+		if (a) {
+			shared++;
+			xengntshr_unshare(xgs, a, 1);
+		}
+	}
+	xengntshr_close(xgs);
+	for (i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, c[i].failures);
+	}
+	EXPECT_EQ(200U, shared);
+}
+
+FIXTURE(mod) {
+	int dummy;
+};
+
+FIXTURE_SETUP(mod)
+{
+	load_gnt_xen(_metadata);
+}
+
+FIXTURE_TEARDOWN(mod)
+{
+}
+
+/* Everything closed: the module unloads (nothing leaked a reference). */
+TEST_F(mod, unload)
+{
+	int ret;
+
+	ret = vext_mod_unload(GNT_MODULE);
+	EXPECT_EQ(0, ret) TH_LOG("unloading %s: %s", GNT_MODULE, strerror(-ret));
+	EXPECT_NE(0, access(GNTDEV_PATH, F_OK));
 }
 
 TEST_HARNESS_MAIN

@@ -68,7 +68,6 @@ struct vext_gnt_acct {
  * @used:       bitmap of VEXT_GNT_MAX_HANDLES handles, mapped or reserved
  *              by a batch in progress; allocated on first use
  * @next:       where the next search for free handles starts
- * @acct:       charged for each map while it lives (gntdev), or NULL
  */
 struct vext_gnt_maptrack {
 	struct mutex lock;	/* @maps, @used, @next */
@@ -77,7 +76,6 @@ struct vext_gnt_maptrack {
 	struct xarray maps;
 	unsigned long *used;
 	unsigned int next;
-	struct vext_gnt_acct *acct;
 };
 
 /**

@@ -279,9 +279,10 @@ static void vext_gnt_map_put(struct vext_gnt_map *map)
 
 /*
  * Take grant (@domid, @ref) for a use as @mt's domain: acquired, resolved
- * and, if @pin, its page pinned. A grant table frame gets a page reference
- * instead. On okay *@map is filled with the granter (referenced), the page
- * or (page NULL) the address to pin later.
+ * and, if @pin, its page pinned. A kernel page (a grant table frame, or
+ * a page granted by domain 0) gets a page reference instead. On okay
+ * *@map is filled with the granter (referenced), the page or (page NULL)
+ * the address to pin later.
  */
 static int vext_gnt_take(struct vext_gnt_maptrack *mt, u16 domid, u32 ref,
 			 bool write, bool pin, struct vext_gnt_map *map)
@@ -327,7 +328,7 @@ out:
 
 /*
  * MAP, first half: check and hold the grant, allocate the map; the page is
- * pinned by vext_gnt_map_flush() (unless deferred or a table frame).
+ * pinned by vext_gnt_map_flush() (unless deferred or a kernel page).
  */
 static int vext_gnt_map_prepare(struct vext_gnt_maptrack *mt,
 				struct vext_gnttab_op *op,

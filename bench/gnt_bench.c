@@ -609,8 +609,10 @@ int main(int argc, char **argv)
 	printf("    \"ratio_map_64\": %.3f,\n", rx[1]);
 	printf("    \"ratio_copy\": %.3f,\n", rx[2]);
 	printf("    \"ratio_copy_b64\": %.3f,\n", rx[3]);
-	printf("    \"ratio_of_round_medians\": {\"map_1\": %.3f, \"map_64\": %.3f, \"copy\": %.3f, \"copy_b64\": %.3f},\n",
-	       rxm[0], rxm[1], rxm[2], rxm[3]);
+	printf("    \"ratio_of_round_medians\": {");
+	for (k = 0; k < 4; k++)
+		printf("%s\"%s\": %.3f", k ? ", " : "", names[xa[k]], rxm[k]);
+	printf("},\n");
 	printf("    \"pairs\": %d,\n", PAIRS);
 	printf("    \"pair_ratios\": {\n");
 	for (k = 0; k < 4; k++) {

@@ -378,9 +378,9 @@ static long vext_gntdev_set_notify(struct vext_gntdev_file *priv,
 				   void __user *argp)
 {
 	struct ioctl_gntdev_unmap_notify op;
-	struct vext_gntdev_map *map;
-	u64 page = 0;
-	long ret = -ENOENT;
+	struct vext_gntdev_map *m, *map = NULL;
+	u64 page;
+	long ret = 0;
 
 	if (copy_from_user(&op, argp, sizeof(op)))
 		return -EFAULT;
@@ -390,16 +390,18 @@ static long vext_gntdev_set_notify(struct vext_gntdev_file *priv,
 	if (op.action & UNMAP_NOTIFY_SEND_EVENT)
 		return -EOPNOTSUPP;
 
+	page = op.index >> PAGE_SHIFT;
 	mutex_lock(&priv->lock);
-	list_for_each_entry(map, &priv->maps, node) {
-		page = op.index >> PAGE_SHIFT;
-		if (page >= map->index && page - map->index < map->count) {
-			ret = 0;
+	list_for_each_entry(m, &priv->maps, node) {
+		if (page >= m->index && page - m->index < m->count) {
+			map = m;
 			break;
 		}
 	}
-	if (ret)
+	if (!map) {
+		ret = -ENOENT;
 		goto out;
+	}
 	if ((op.action & UNMAP_NOTIFY_CLEAR_BYTE) && map->mapped &&
 	    map->readonly) {
 		ret = -EINVAL;

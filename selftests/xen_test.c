@@ -254,7 +254,9 @@ FIXTURE_TEARDOWN(xen)
 		set_inject(self->g.domid, 0);
 	guest_stop(&self->g);
 	set_param("gntdev_max_per_open", 65536);
+	set_param("gntdev_max_total", 262144);
 	set_param("gntalloc_max_per_open", 1024);
+	set_param("gntalloc_max_total", 1024);
 	close(self->dev);
 }
 
@@ -486,11 +488,12 @@ TEST_F(xen, eagain_retried)
 	EXPECT_EQ(0, xengnttab_unmap(self->xgt, p, 1));
 }
 
-/* Caps: exceeding the per-open cap fails cleanly, frees nothing mapped. */
+/* Caps: exceeding a cap fails cleanly and frees nothing mapped. */
 TEST_F(xen, caps)
 {
 	__u32 domids[4], refs[4] = { 20, 21, 22, 23 }, sref[3];
-	xengntshr_handle *xgs;
+	xengntshr_handle *xgs, *xgs2;
+	xengnttab_handle *xgt2;
 	__u64 *p, *q;
 	unsigned int i;
 	void *a;
@@ -521,7 +524,27 @@ TEST_F(xen, caps)
 	ASSERT_NE(NULL, q) TH_LOG("map after unmap: %s", strerror(errno));
 	EXPECT_EQ(0, xengnttab_unmap(self->xgt, q, 1));
 
-	/* gntalloc's cap. */
+	/* The global cap counts every fd's grants. */
+	ASSERT_EQ(0, set_param("gntdev_max_per_open", 65536));
+	ASSERT_EQ(0, set_param("gntdev_max_total", 4));
+	xgt2 = xengnttab_open(NULL, 0);
+	ASSERT_NE(NULL, xgt2);
+	p = xengnttab_map_grant_refs(self->xgt, 3, domids, refs, PROT_READ);
+	ASSERT_NE(NULL, p);
+	errno = 0;
+	EXPECT_EQ(NULL, xengnttab_map_grant_refs(xgt2, 2, domids, refs + 2,
+						 PROT_READ));
+	EXPECT_EQ(ENOSPC, errno);
+	q = xengnttab_map_grant_ref(xgt2, self->g.domid, 24, PROT_READ);
+	ASSERT_NE(NULL, q);
+	EXPECT_EQ(pattern(8, 3), p[3]);
+	EXPECT_EQ(pattern(12, 3), q[3]);
+	EXPECT_EQ(0, xengnttab_unmap(xgt2, q, 1));
+	EXPECT_EQ(0, xengnttab_unmap(self->xgt, p, 3));
+	xengnttab_close(xgt2);
+	ASSERT_EQ(0, set_param("gntdev_max_total", 262144));
+
+	/* gntalloc's caps. */
 	ASSERT_EQ(0, set_param("gntalloc_max_per_open", 2));
 	xgs = xengntshr_open(NULL, 0);
 	ASSERT_NE(NULL, xgs);
@@ -536,6 +559,22 @@ TEST_F(xen, caps)
 	EXPECT_NE(NULL, a);
 	if (a)
 		xengntshr_unshare(xgs, a, 1);
+	/* The global one. */
+	ASSERT_EQ(0, set_param("gntalloc_max_per_open", 1024));
+	ASSERT_EQ(0, set_param("gntalloc_max_total", 2));
+	xgs2 = xengntshr_open(NULL, 0);
+	ASSERT_NE(NULL, xgs2);
+	a = xengntshr_share_pages(xgs, self->g.domid, 2, sref, 1);
+	ASSERT_NE(NULL, a);
+	errno = 0;
+	EXPECT_EQ(NULL, xengntshr_share_pages(xgs2, self->g.domid, 1, sref, 1));
+	EXPECT_EQ(ENOSPC, errno);
+	EXPECT_EQ(0, xengntshr_unshare(xgs, a, 2));
+	a = xengntshr_share_pages(xgs2, self->g.domid, 1, sref, 1);
+	EXPECT_NE(NULL, a);
+	if (a)
+		xengntshr_unshare(xgs2, a, 1);
+	xengntshr_close(xgs2);
 	xengntshr_close(xgs);
 }
 

@@ -29,13 +29,30 @@
  *   pvr          process_vm_readv() of 4 KiB of the guest's memory (the
  *                same pages, same two processes), one page per call
  *   memcpy       memcpy() of 4 KiB within the process (the limit)
+ *   xen_1, xen_64          grant_1 and grant_64 through Debian's unmodified
+ *                          libxengnttab on /dev/xen/gntdev, as domain 0:
+ *                          xengnttab_map_grant_ref(s) (MAP_GRANT_REF ioctl
+ *                          and mmap), read a word of each page,
+ *                          xengnttab_unmap (GET_OFFSET_FOR_VADDR ioctl,
+ *                          munmap, UNMAP_GRANT_REF ioctl)
+ *   xen_copy, xen_copy_b64 copy and copy_b64 through xengnttab_grant_copy
+ *                          (one GRANT_COPY ioctl of 1 or 64 segments)
  *
+ * The gntdev ABI's ratios come from PAIRS back-to-back pairs of short
+ * measurements (each about a fifth of TARGET_MS, the order alternating),
+ * the median of the pairs' ratios: the machine's load changes between
+ * the rounds far more than within a pair.
+ *
+ * The guest grants each page twice: refs 0..63 to the backend's VM (the
+ * VM-fd path), refs 64..127 to domain 0 (the gntdev path); vext_gnt is
+ * loaded with xen_names=1.
  * Map costs are reported in ns per page, copies in MB/s. ROUNDS rounds
  * (default 7) each measure every configuration once, in an order that
  * rotates from round to round; medians, their spread (mad_pct) and the
  * ratios the targets apply to are reported (never enforced):
  *   batched map+unmap per page <= 2x the memfd mmap+munmap cost
- *   (grant_64 / memfd_64), and COPY >= 0.9x process_vm_readv (copy / pvr).
+ *   (grant_64 / memfd_64), COPY >= 0.9x process_vm_readv (copy / pvr), and
+ *   the gntdev ABI costs <= 1.1x the VM-fd path (xen_* / grant_*, copy*).
  * ITERS is calibrated per configuration so that one measurement takes about
  * TARGET_MS (default 150 ms), after untimed warm-up iterations (TCG
  * translates the code paths first). Only ratios from the same boot mean
@@ -56,6 +73,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/vext.h>
+#include <xengnttab.h>
 
 #include "bench_util.h"
 
@@ -72,16 +90,29 @@
 
 #define TARGET_MAP_RATIO	2.0
 #define TARGET_COPY_RATIO	0.9
+#define TARGET_XEN_RATIO	1.1
+/* Pairs measured for each gntdev ratio. */
+#define PAIRS			15
+/* The guest's grants to domain 0: refs XEN_REF0.. */
+#define XEN_REF0		NPAGES
 
 enum config { GRANT_1, MEMFD_1, GRANT_64, MEMFD_64, GRANT_64_OPS,
-	      GRANT_64_DEFER, COPY, COPY_B64, PVR, MEMCPY, NR_CONFIGS };
+	      GRANT_64_DEFER, COPY, COPY_B64, PVR, MEMCPY, XEN_1, XEN_64,
+	      XEN_COPY, XEN_COPY_B64, NR_CONFIGS };
 static const char * const names[NR_CONFIGS] = {
 	"grant_1", "memfd_1", "grant_64", "memfd_64", "grant_64_ops",
-	"grant_64_defer", "copy", "copy_b64", "pvr", "memcpy",
+	"grant_64_defer", "copy", "copy_b64", "pvr", "memcpy", "xen_1",
+	"xen_64", "xen_copy", "xen_copy_b64",
 };
 
 /* Pages (map) or 4 KiB copies per iteration. */
-static const int per_iter[NR_CONFIGS] = { 1, 1, 64, 64, 64, 64, 1, 64, 1, 1 };
+static const int per_iter[NR_CONFIGS] = {
+	1, 1, 64, 64, 64, 64, 1, 64, 1, 1, 1, 64, 1, 64,
+};
+
+static xengnttab_handle *xgt;
+static __u32 xen_domids[NPAGES], xen_refs[NPAGES];
+static xengnttab_grant_copy_segment_t segs[NPAGES];
 
 static int vm, guest_domid, memfd;
 static pid_t guest_pid;
@@ -129,9 +160,9 @@ static int guest_main(int backend, int up, int down)
 		 VEXT_GNT_TABLE_OFFSET);
 	if (t == MAP_FAILED)
 		goto out;
-	for (i = 0; i < NPAGES; i++) {
-		t[i].frame = GPA_BASE / PAGE + i;
-		t[i].domid = backend;
+	for (i = 0; i < 2 * NPAGES; i++) {
+		t[i].frame = GPA_BASE / PAGE + i % NPAGES;
+		t[i].domid = i < NPAGES ? backend : 0;
 		__atomic_store_n(&t[i].flags, VEXT_GTF_permit_access,
 				 __ATOMIC_RELEASE);
 	}
@@ -245,6 +276,41 @@ static void grant_copy(int n, long it)
 	gnttab(n);
 }
 
+/* The same through libxengnttab as domain 0. */
+static void xen_map(int n)
+{
+	char *p;
+	int i;
+
+	p = xengnttab_map_grant_refs(xgt, n, xen_domids, xen_refs,
+				     PROT_READ | PROT_WRITE);
+	if (!p)
+		bench_die(errno, "xengnttab_map_grant_refs of %d", n);
+	for (i = 0; i < n; i++)
+		TOUCH(p + i * PAGE);
+	if (xengnttab_unmap(xgt, p, n))
+		bench_die(errno, "xengnttab_unmap of %d", n);
+}
+
+static void xen_copy(int n, long it)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		segs[i] = (xengnttab_grant_copy_segment_t){
+			.flags = GNTCOPY_source_gref, .len = PAGE,
+			.dest.virt = buf[i],
+		};
+		segs[i].source.foreign.domid = guest_domid;
+		segs[i].source.foreign.ref = XEN_REF0 + (it + i) % NPAGES;
+	}
+	if (xengnttab_grant_copy(xgt, n, segs))
+		bench_die(errno, "xengnttab_grant_copy");
+	for (i = 0; i < n; i++)
+		if (segs[i].status)
+			bench_die(EIO, "segment %d: status %d", i, segs[i].status);
+}
+
 static void pvr(long it)
 {
 	struct iovec local = { buf[0], PAGE };
@@ -293,6 +359,18 @@ static void run(enum config c, long iters)
 			memcpy(buf[it % NPAGES], src, PAGE);
 			TOUCH(buf[it % NPAGES]);
 			break;
+		case XEN_1:
+			xen_map(1);
+			break;
+		case XEN_64:
+			xen_map(NPAGES);
+			break;
+		case XEN_COPY:
+			xen_copy(1, it);
+			break;
+		case XEN_COPY_B64:
+			xen_copy(NPAGES, it);
+			break;
 		case NR_CONFIGS:
 			break;
 		}
@@ -308,6 +386,30 @@ static double measure(enum config c, long iters)
 	t0 = bench_now_ns();
 	run(c, iters);
 	return (double)(bench_now_ns() - t0) / ((double)iters * per_iter[c]);
+}
+
+/*
+ * Median over PAIRS back-to-back measurements of @a and @b of the ratio
+ * of their times per page; each measurement runs @iters / 5 iterations.
+ */
+static double paired_ratio(enum config a, enum config b, long iters_a,
+			   long iters_b, double *ratios)
+{
+	long ia = iters_a / 5 + 1, ib = iters_b / 5 + 1;
+	double ta, tb;
+	int i;
+
+	for (i = 0; i < PAIRS; i++) {
+		if (i & 1) {
+			tb = measure(b, ib);
+			ta = measure(a, ia);
+		} else {
+			ta = measure(a, ia);
+			tb = measure(b, ib);
+		}
+		ratios[i] = ta / tb;
+	}
+	return bench_median(ratios, PAIRS);
 }
 
 static long calibrate(enum config c, unsigned int target_ms)
@@ -356,7 +458,10 @@ int main(int argc, char **argv)
 	unsigned int target_ms = DEF_TARGET_MS;
 	int rounds = DEF_ROUNDS, r, k, opt, dev, domid, ret;
 	long iters[NR_CONFIGS];
-	double rmap1, rmap64, rcopy;
+	static const enum config xa[4] = { XEN_1, XEN_64, XEN_COPY, XEN_COPY_B64 };
+	static const enum config xb[4] = { GRANT_1, GRANT_64, COPY, COPY_B64 };
+	double rmap1, rmap64, rcopy, rx[4], pr[4][PAIRS], rxm[4];
+	bool xen_ok;
 	__u64 t0 = bench_now_ns();
 	struct utsname u;
 
@@ -375,7 +480,10 @@ int main(int argc, char **argv)
 	}
 	if (uname(&u))
 		bench_die(errno, "uname");
-	ret = vext_mod_load(GNT_MODULE, NULL);
+	/* With the Xen node names, for libxengnttab. */
+	ret = bench_mod_unload(GNT_MODULE, 5000);
+	if (!ret)
+		ret = vext_mod_load(GNT_MODULE, "xen_names=1");
 	if (ret)
 		bench_die(-ret, "loading %s", GNT_MODULE);
 	dev = vext_dev_open();
@@ -386,6 +494,13 @@ int main(int argc, char **argv)
 		bench_die(-vm, "VEXT_CREATE_VM");
 	domid = vext_get_domid(vm);
 	guest_start(domid);
+	xgt = xengnttab_open(NULL, 0);
+	if (!xgt)
+		bench_die(errno, "xengnttab_open");
+	for (k = 0; k < NPAGES; k++) {
+		xen_domids[k] = guest_domid;
+		xen_refs[k] = XEN_REF0 + k;
+	}
 	memfd = memfd_create("gnt_bench", MFD_CLOEXEC);
 	if (memfd < 0 || ftruncate(memfd, NPAGES * PAGE))
 		bench_die(errno, "memfd");
@@ -418,7 +533,18 @@ int main(int argc, char **argv)
 	rmap64 = med[GRANT_64] / med[MEMFD_64];
 	/* Throughput ratio: time of pvr over time of a copy. */
 	rcopy = med[PVR] / med[COPY];
+	/* The gntdev ABI over the VM-fd path: time ratios, paired. */
+	xen_ok = true;
+	for (k = 0; k < 4; k++) {
+		rxm[k] = med[xa[k]] / med[xb[k]];
+		rx[k] = paired_ratio(xa[k], xb[k], iters[xa[k]], iters[xb[k]],
+				     pr[k]);
+		bench_note("paired: %-12s / %-8s %.3f", names[xa[k]],
+			   names[xb[k]], rx[k]);
+		xen_ok &= rx[k] <= TARGET_XEN_RATIO;
+	}
 
+	xengnttab_close(xgt);
 	close(vm);
 	close(dev);
 	kill(guest_pid, SIGKILL);
@@ -469,6 +595,42 @@ int main(int argc, char **argv)
 	printf("    \"runs_ns_per_4k\": {\n");
 	for (k = COPY; k <= MEMCPY; k++)
 		print_runs(names[k], res[k], rounds, k == MEMCPY ? "" : ",");
+	printf("    }\n");
+	printf("  },\n");
+	printf("  \"gntdev_abi\": {\n");
+	printf("    \"what\": \"%s\",\n",
+	       "libxengnttab on /dev/xen/gntdev as domain 0 vs the VM-fd path (grant_1, grant_64, copy, copy_b64)");
+	printf("    \"unit\": \"ns/page (map), MB/s (copy)\",\n");
+	printf("    \"xen_1\": %.1f,\n", med[XEN_1]);
+	printf("    \"xen_64\": %.1f,\n", med[XEN_64]);
+	printf("    \"xen_copy\": %.1f,\n", mbps(med[XEN_COPY]));
+	printf("    \"xen_copy_b64\": %.1f,\n", mbps(med[XEN_COPY_B64]));
+	printf("    \"ratio_map_1\": %.3f,\n", rx[0]);
+	printf("    \"ratio_map_64\": %.3f,\n", rx[1]);
+	printf("    \"ratio_copy\": %.3f,\n", rx[2]);
+	printf("    \"ratio_copy_b64\": %.3f,\n", rx[3]);
+	printf("    \"ratio_of_round_medians\": {");
+	for (k = 0; k < 4; k++)
+		printf("%s\"%s\": %.3f", k ? ", " : "", names[xa[k]], rxm[k]);
+	printf("},\n");
+	printf("    \"pairs\": %d,\n", PAIRS);
+	printf("    \"pair_ratios\": {\n");
+	for (k = 0; k < 4; k++) {
+		printf("      \"%s\": [", names[xa[k]]);
+		for (r = 0; r < PAIRS; r++)
+			printf("%s%.3f", r ? ", " : "", pr[k][r]);
+		printf("]%s\n", k == 3 ? "" : ",");
+	}
+	printf("    },\n");
+	printf("    \"target_ratio\": %.1f,\n", TARGET_XEN_RATIO);
+	printf("    \"target_met\": %s,\n", xen_ok ? "true" : "false");
+	printf("    \"mad_pct\": {");
+	for (k = XEN_1; k < NR_CONFIGS; k++)
+		printf("%s\"%s\": %.2f", k > XEN_1 ? ", " : "", names[k], mad[k]);
+	printf("},\n");
+	printf("    \"runs_ns_per_page\": {\n");
+	for (k = XEN_1; k < NR_CONFIGS; k++)
+		print_runs(names[k], res[k], rounds, k == NR_CONFIGS - 1 ? "" : ",");
 	printf("    }\n");
 	printf("  }\n");
 	printf("}\n");

@@ -15,8 +15,13 @@
  *    by every VMA that maps it; the last reference unpins the page and
  *    clears GTF_reading/GTF_writing if it was the grant's last user.
  *
+ *  - domain 0 (the host) has a vext_gnt_dom too, owned by the module,
+ *    with no VM and no mm: its entries are written only by the kernel
+ *    (host.c, for gntalloc) and grant kernel pages, kept in @hpages.
+ *
  * Locks (outermost first):
  *  - the caller's mmap lock (mmap, VMA close)
+ *  - vext_gntdev_file.lock, vext_gntalloc_file.lock (gntdev.c, gntalloc.c)
  *  - vext_gnt_maptrack.lock: handles; held by mmap while it takes (only
  *    with a trylock) the granter's mmap lock for a deferred pin
  *  - vext_gnt_dom.lock: table growth, physmap; never held across a
@@ -37,6 +42,18 @@
 #include <linux/xarray.h>
 #include <vext/core.h>
 #include <vext/gnt.h>
+
+/**
+ * struct vext_gnt_acct - a count of grants held against a limit
+ * @used:   grants held
+ * @limit:  the limit (a module parameter, read at each charge)
+ * @parent: a further count charged with this one (the global one), or NULL
+ */
+struct vext_gnt_acct {
+	atomic_t used;
+	const unsigned int *limit;
+	struct vext_gnt_acct *parent;
+};
 
 /* A physmap override that removes whatever was at a gpfn. */
 #define VEXT_GNT_HOLE		(~0UL >> 2)
@@ -94,6 +111,10 @@ struct vext_gnt_active {
  * @inject_eagain: the next this many pins answer eagain (debugfs)
  * @mt:            the handles of this domain's own mappings
  * @dead:          the VM is gone
+ * @host:          domain 0: no VM, no mm, the entries are the kernel's
+ * @hpages:        domain 0: grant ref -> the granted kernel page
+ * @hrefs:         domain 0: bitmap of refs in use (granted, or revoked
+ *                 while a peer still uses them)
  */
 struct vext_gnt_dom {
 	struct kref kref;
@@ -113,6 +134,9 @@ struct vext_gnt_dom {
 	atomic_t inject_eagain;
 	struct vext_gnt_maptrack mt;
 	bool dead;
+	bool host;
+	struct xarray hpages;
+	unsigned long *hrefs;
 };
 
 /**
@@ -121,8 +145,13 @@ struct vext_gnt_dom {
  * @granter:      the granting domain (reference held)
  * @ref:          the grant reference
  * @flags:        VEXT_GNTMAP_* of the MAP op
- * @table_frame:  @page is a grant table frame (a page reference, not a pin)
+ * @kpage:        @page is a kernel page (a grant table frame or a page
+ *                granted by domain 0): a page reference, not a pin
  * @failed:       a deferred pin gave up: mmap fails with EFAULT
+ * @notify:       clear the byte at @notify_off of the page when the map
+ *                goes (gntdev's UNMAP_NOTIFY_CLEAR_BYTE)
+ * @notify_off:   offset of that byte in the page
+ * @acct:         uncharged by one when the map goes, or NULL
  * @page:         the page; NULL until a deferred map is pinned by mmap
  * @hva:          the granter's address of the page, for a deferred pin
  * @eagain_since: jiffies of a deferred pin's first eagain, 0 if none
@@ -132,8 +161,11 @@ struct vext_gnt_map {
 	struct vext_gnt_dom *granter;
 	u32 ref;
 	u16 flags;
-	bool table_frame;
+	bool kpage;
 	bool failed;
+	bool notify;
+	u16 notify_off;
+	struct vext_gnt_acct *acct;
 	struct page *page;
 	unsigned long hva;
 	unsigned long eagain_since;
@@ -146,6 +178,7 @@ extern struct vext_component vext_gnt_comp;
 extern unsigned int vext_gnt_eagain_timeout_ms;
 
 /* table.c */
+struct vext_gnt_dom *vext_gnt_dom_alloc(u16 domid, struct mm_struct *mm);
 struct vext_gnt_dom *vext_gnt_dom_create(struct vext_vm *vm);
 void vext_gnt_dom_kill(struct vext_gnt_dom *gd);
 void vext_gnt_dom_get(struct vext_gnt_dom *gd);
@@ -157,6 +190,7 @@ int vext_gnt_add_to_physmap(struct vext_vm *vm, struct vext_gnt_dom *gd,
 			    const struct vext_add_to_physmap *xatp);
 int vext_gnt_remove_from_physmap(struct vext_vm *vm, struct vext_gnt_dom *gd,
 				 const struct vext_remove_from_physmap *xrfp);
+struct vext_grant_entry_v1 *vext_gnt_entry(struct vext_gnt_dom *gd, u32 ref);
 int vext_gnt_acquire(struct vext_gnt_dom *gd, u32 ref, u16 domid, bool write,
 		     u32 *gpfn);
 void vext_gnt_release(struct vext_gnt_dom *gd, u32 ref, bool write);
@@ -164,11 +198,43 @@ int vext_gnt_resolve(struct vext_vm *vm, struct vext_gnt_dom *gd, u32 gpfn,
 		     bool write, struct page **table_page, unsigned long *hva);
 void vext_gnt_debugfs_init(struct dentry *dir);
 
+static inline void vext_gnt_acct_init(struct vext_gnt_acct *a,
+				      const unsigned int *limit,
+				      struct vext_gnt_acct *parent)
+{
+	atomic_set(&a->used, 0);
+	a->limit = limit;
+	a->parent = parent;
+}
+
+/* host.c */
+extern struct vext_gnt_dom *vext_gnt_host;
+int vext_gnt_host_init(void);
+void vext_gnt_host_exit(void);
+int vext_gnt_host_grant(u16 domid, bool readonly, struct page *page, u32 *ref);
+void vext_gnt_host_revoke(u32 ref);
+int vext_gnt_host_resolve(struct vext_gnt_dom *gd, u32 ref,
+			  struct page **pagep);
+void vext_gnt_host_release(struct vext_gnt_dom *gd, u32 ref);
+bool vext_gnt_charge(struct vext_gnt_acct *a, unsigned int n);
+void vext_gnt_uncharge(struct vext_gnt_acct *a, unsigned int n);
+
+/* gntdev.c, gntalloc.c */
+extern const struct file_operations vext_gntalloc_fops;
+int vext_gntdev_init(void);
+void vext_gntdev_exit(void);
+long vext_gntdev_bind(struct vext_vm *vm, int fd);
+
 /* map.c */
 void vext_gnt_maptrack_init(struct vext_gnt_maptrack *mt, u16 domid,
 			    u64 index_base);
 void vext_gnt_maptrack_fini(struct vext_gnt_maptrack *mt);
 int vext_gnt_wq_init(void);
 void vext_gnt_wq_exit(void);
+bool vext_gnt_vma_is_grant(struct vm_area_struct *vma);
+unsigned int vext_gnt_handles_charge(struct vext_gnt_maptrack *mt, u32 first,
+				     u32 n, struct vext_gnt_acct *acct);
+int vext_gnt_handle_notify(struct vext_gnt_maptrack *mt, u32 handle,
+			   int offset);
 
 #endif /* _VEXT_GNT_INTERNAL_H */

@@ -9,6 +9,9 @@
  * a MAP returns. VEXT_ADD_TO_PHYSMAP / VEXT_REMOVE_FROM_PHYSMAP place
  * grant table frames in, or remove frames from, the domain's physmap.
  * In-kernel users get the same machinery through include/vext/gnt.h.
+ * Domain 0 (the host) has a table of its own, written by the kernel
+ * (host.c); gntdev.c and gntalloc.c give unmodified Xen user space
+ * (libxengnttab, libxengntshr) the gntdev and gntalloc devices.
  *
  * Documentation/api.rst ("Grant tables") is the reference; table.c has
  * the table and entry protocol, map.c pinning, mapping and mmap.
@@ -141,6 +144,15 @@ static long vext_gnt_vm_ioctl(struct vext_vm *vm, unsigned int cmd,
 			return -EFAULT;
 		return vext_gnt_remove_from_physmap(vm, gd, &xrfp);
 	}
+	case VEXT_GNT_BIND_DEVICE: {
+		struct vext_gnt_bind_device bd;
+
+		if (copy_from_user(&bd, argp, sizeof(bd)))
+			return -EFAULT;
+		if (bd.flags)
+			return -EINVAL;
+		return vext_gntdev_bind(vm, bd.fd);
+	}
 	}
 	return -ENOTTY;
 }
@@ -163,10 +175,16 @@ static int vext_gnt_vm_mmap(struct vext_vm *vm, struct vm_area_struct *vma)
 
 static long vext_gnt_check_extension(u32 cap)
 {
-	return cap == VEXT_CAP_GRANT_TABLE ? VEXT_GNT_MAX_FRAMES : 0;
+	switch (cap) {
+	case VEXT_CAP_GRANT_TABLE:
+		return VEXT_GNT_MAX_FRAMES;
+	case VEXT_CAP_GNTDEV_ABI:
+		return 1;
+	}
+	return 0;
 }
 
-static const u32 vext_gnt_caps[] = { VEXT_CAP_GRANT_TABLE };
+static const u32 vext_gnt_caps[] = { VEXT_CAP_GRANT_TABLE, VEXT_CAP_GNTDEV_ABI };
 
 struct vext_component vext_gnt_comp = {
 	.name			= "gnt",
@@ -189,27 +207,44 @@ static int __init vext_gnt_init(void)
 	ret = vext_gnt_wq_init();
 	if (ret)
 		return ret;
+	ret = vext_gnt_host_init();
+	if (ret)
+		goto out_wq;
 	vext_gnt_debugfs = debugfs_create_dir("gnt", vext_debugfs_dir());
 	vext_gnt_debugfs_init(vext_gnt_debugfs);
 	ret = vext_register_component(&vext_gnt_comp);
 	if (ret) {
 		pr_err("cannot register with vext_core: %d\n", ret);
-		debugfs_remove_recursive(vext_gnt_debugfs);
-		vext_gnt_wq_exit();
+		goto out_debugfs;
 	}
+	/* Last: the devices work as soon as they appear. */
+	ret = vext_gntdev_init();
+	if (ret)
+		goto out_unregister;
+	return 0;
+
+out_unregister:
+	vext_unregister_component(&vext_gnt_comp);
+out_debugfs:
+	debugfs_remove_recursive(vext_gnt_debugfs);
+	vext_gnt_host_exit();
+out_wq:
+	vext_gnt_wq_exit();
 	return ret;
 }
 
 /*
- * No VM is attached any more (each pins this module), so no VMA or op can
- * run our code; domains still referenced by queued fault-ins are freed
- * when the workqueue drains.
+ * No VM is attached any more and no gntdev or gntalloc file is open (each
+ * pins this module), so no VMA or op can run our code; domains still
+ * referenced by queued fault-ins are freed when the workqueue drains.
  */
 static void __exit vext_gnt_exit(void)
 {
+	vext_gntdev_exit();
 	vext_unregister_component(&vext_gnt_comp);
-	vext_gnt_wq_exit();
 	debugfs_remove_recursive(vext_gnt_debugfs);
+	vext_gnt_host_exit();
+	vext_gnt_wq_exit();
 }
 
 module_init(vext_gnt_init);

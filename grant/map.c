@@ -225,38 +225,25 @@ static int vext_gnt_pin_locked(struct vext_gnt_dom *gd, unsigned long hva,
 }
 
 /*
- * Pin one page of @gd's mm (see vext_gnt_pin_locked()). @in_mmap: called
- * from an mmap handler with the current mm's mmap lock held for writing,
- * so the granter's lock is only tried (eagain if contended), and not taken
- * at all if it is the same mm.
+ * Pin one page of @gd's mm for a COPY op (see vext_gnt_pin_locked()),
+ * taking the granter's mmap lock for reading. Never from an mmap handler:
+ * vext_gnt_pin_deferred() pins for those.
  */
 static int vext_gnt_pin(struct vext_gnt_dom *gd, unsigned long hva, bool write,
-			bool longterm, bool in_mmap, struct page **pagep)
+			bool longterm, struct page **pagep)
 {
 	struct mm_struct *mm = gd->mm;
-	bool own = in_mmap && mm == current->mm;
 	int ret;
 
 	if (!mmget_not_zero(mm))
 		return VEXT_GNTST_bad_domain;	/* the granter has exited */
-	if (in_mmap) {
-		if (!own && !mmap_read_trylock(mm)) {
-			ret = VEXT_GNTST_eagain;
-			goto out_put;
-		}
-	} else if (mmap_read_lock_killable(mm)) {
+	if (mmap_read_lock_killable(mm)) {
 		ret = VEXT_GNTST_general_error;	/* we are being killed */
-		goto out_put;
-	}
-	ret = vext_gnt_pin_locked(gd, hva, write, longterm, pagep);
-	if (!own)
+	} else {
+		ret = vext_gnt_pin_locked(gd, hva, write, longterm, pagep);
 		mmap_read_unlock(mm);
-out_put:
-	/* Never the final __mmput() under an mmap lock. */
-	if (in_mmap)
-		mmput_async(mm);
-	else
-		mmput(mm);
+	}
+	mmput(mm);
 	return ret;
 }
 
@@ -273,20 +260,29 @@ static void vext_gnt_map_put(struct vext_gnt_map *map)
 
 	if (!refcount_dec_and_test(&map->refs))
 		return;
-	if (map->table_frame)
+	if (map->notify && map->page) {
+		u8 *kaddr = kmap_local_page(map->page);
+
+		WRITE_ONCE(kaddr[map->notify_off], 0);
+		kunmap_local(kaddr);
+	}
+	if (map->kpage)
 		put_page(map->page);
 	else if (map->page)
 		unpin_user_pages_dirty_lock(&map->page, 1, write);
 	vext_gnt_release(map->granter, map->ref, write);
 	vext_gnt_dom_put(map->granter);
+	if (map->acct)
+		vext_gnt_uncharge(map->acct, 1);
 	kfree(map);
 }
 
 /*
  * Take grant (@domid, @ref) for a use as @mt's domain: acquired, resolved
- * and, if @pin, its page pinned. A grant table frame gets a page reference
- * instead. On okay *@map is filled with the granter (referenced), the page
- * or (page NULL) the address to pin later.
+ * and, if @pin, its page pinned. A kernel page (a grant table frame, or
+ * a page granted by domain 0) gets a page reference instead. On okay
+ * *@map is filled with the granter (referenced), the page or (page NULL)
+ * the address to pin later.
  */
 static int vext_gnt_take(struct vext_gnt_maptrack *mt, u16 domid, u32 ref,
 			 bool write, bool pin, struct vext_gnt_map *map)
@@ -304,13 +300,16 @@ static int vext_gnt_take(struct vext_gnt_maptrack *mt, u16 domid, u32 ref,
 	st = vext_gnt_acquire(gd, ref, mt->domid, write, &gpfn);
 	if (st)
 		goto out;
-	st = vext_gnt_resolve(vm, gd, gpfn, write, &page, &hva);
+	if (gd->host)
+		st = vext_gnt_host_resolve(gd, ref, &page);
+	else
+		st = vext_gnt_resolve(vm, gd, gpfn, write, &page, &hva);
 	if (!st && page) {
-		map->table_frame = true;
+		map->kpage = true;
 	} else if (!st) {
 		map->hva = hva;
 		if (pin)
-			st = vext_gnt_pin(gd, hva, write, false, false, &page);
+			st = vext_gnt_pin(gd, hva, write, false, &page);
 	}
 	if (st) {
 		vext_gnt_release(gd, ref, write);
@@ -322,13 +321,14 @@ static int vext_gnt_take(struct vext_gnt_maptrack *mt, u16 domid, u32 ref,
 	map->page = page;
 out:
 	vext_gnt_dom_put(gd);
-	vext_vm_put(vm);
+	if (vm)
+		vext_vm_put(vm);
 	return st;
 }
 
 /*
  * MAP, first half: check and hold the grant, allocate the map; the page is
- * pinned by vext_gnt_map_flush() (unless deferred or a table frame).
+ * pinned by vext_gnt_map_flush() (unless deferred or a kernel page).
  */
 static int vext_gnt_map_prepare(struct vext_gnt_maptrack *mt,
 				struct vext_gnttab_op *op,
@@ -494,7 +494,7 @@ static int vext_gnt_do_copy(struct vext_gnt_maptrack *mt,
 	}
 	kunmap_local(kaddr);
 
-	if (tmp.table_frame)
+	if (tmp.kpage)
 		put_page(tmp.page);
 	else
 		unpin_user_pages_dirty_lock(&tmp.page, 1, to_grant);
@@ -687,20 +687,16 @@ static int vext_gnt_set_pte(pte_t *pte, unsigned long addr, void *data)
 }
 
 /*
- * Pin a deferred map from mmap: -EAGAIN while its page is not resident,
- * -EFAULT once that has lasted eagain_timeout_ms or for any other failure
- * (libxengnttab retries EAGAIN from mmap for ever). mt->lock held.
+ * What a deferred map's pin status means for mmap: 0 (pinned), -EAGAIN
+ * while its page is not resident, -EFAULT once that has lasted
+ * eagain_timeout_ms or for any other failure (libxengnttab retries EAGAIN
+ * from mmap for ever). mt->lock held.
  */
-static int vext_gnt_pin_deferred(struct vext_gnt_map *map)
+static int vext_gnt_deferred_status(struct vext_gnt_map *map, int st,
+				    struct page *page)
 {
 	unsigned long bound = msecs_to_jiffies(READ_ONCE(vext_gnt_eagain_timeout_ms));
-	struct page *page;
-	int st;
 
-	if (map->failed)
-		return -EFAULT;
-	st = vext_gnt_pin(map->granter, map->hva, vext_gnt_map_writable(map),
-			  true, true, &page);
 	if (!st) {
 		map->page = page;
 		return 0;
@@ -717,6 +713,49 @@ static int vext_gnt_pin_deferred(struct vext_gnt_map *map)
 	}
 	map->failed = true;
 	return -EFAULT;
+}
+
+/*
+ * Pin the deferred maps @maps[0..@n-1] of one granter from mmap, under
+ * one mmget and one hold of its mmap lock (only tried: the caller holds
+ * its own mmap lock for writing; not taken if it is the same mm). Stops
+ * at the first failure. mt->lock held. Return: as
+ * vext_gnt_deferred_status().
+ */
+static int vext_gnt_pin_deferred(struct vext_gnt_map **maps, unsigned long n)
+{
+	struct vext_gnt_dom *gd = maps[0]->granter;
+	struct mm_struct *mm = gd->mm;
+	bool own = mm == current->mm;
+	int st = VEXT_GNTST_okay, ret = 0;
+	unsigned long i;
+
+	if (!mmget_not_zero(mm))
+		st = VEXT_GNTST_bad_domain;	/* the granter has exited */
+	else if (!own && !mmap_read_trylock(mm))
+		st = VEXT_GNTST_eagain;
+	for (i = 0; i < n && !ret; i++) {
+		struct vext_gnt_map *map = maps[i];
+		struct page *page = NULL;
+		int pst = st;
+
+		if (map->failed) {
+			ret = -EFAULT;
+			break;
+		}
+		if (!pst)
+			pst = vext_gnt_pin_locked(gd, map->hva,
+						  vext_gnt_map_writable(map),
+						  true, &page);
+		ret = vext_gnt_deferred_status(map, pst, page);
+	}
+	if (st != VEXT_GNTST_bad_domain) {
+		if (!st && !own)
+			mmap_read_unlock(mm);
+		/* Never the final __mmput() under an mmap lock. */
+		mmput_async(mm);
+	}
+	return ret;
 }
 
 /**
@@ -739,7 +778,7 @@ static int vext_gnt_pin_deferred(struct vext_gnt_map *map)
 int vext_gnt_mmap(struct vext_gnt_maptrack *mt, struct vm_area_struct *vma,
 		  u64 first_handle)
 {
-	unsigned long i, nr = vma_pages(vma);
+	unsigned long i, j, k, nr = vma_pages(vma);
 	struct vext_gnt_vma *gv;
 	bool readonly = false;
 	int ret = 0;
@@ -772,13 +811,16 @@ int vext_gnt_mmap(struct vext_gnt_maptrack *mt, struct vm_area_struct *vma,
 		}
 		refcount_inc(&map->refs);
 		gv->maps[i] = map;
-		if (!map->page) {
-			ret = vext_gnt_pin_deferred(map);
-			if (ret) {
-				i++;
-				break;
-			}
-		}
+	}
+	/* Deferred maps: pinned per run of one granter. */
+	for (j = 0; j < i && !ret; j = k) {
+		k = j + 1;
+		if (gv->maps[j]->page)
+			continue;
+		while (k < i && !gv->maps[k]->page &&
+		       gv->maps[k]->granter == gv->maps[j]->granter)
+			k++;
+		ret = vext_gnt_pin_deferred(gv->maps + j, k - j);
 	}
 	mutex_unlock(&mt->lock);
 	if (ret) {
@@ -805,6 +847,62 @@ int vext_gnt_mmap(struct vext_gnt_maptrack *mt, struct vm_area_struct *vma,
 	return 0;
 }
 EXPORT_SYMBOL_GPL(vext_gnt_mmap);
+
+/* @vma maps grants (vext_gnt_mmap()). */
+bool vext_gnt_vma_is_grant(struct vm_area_struct *vma)
+{
+	return vma->vm_ops == &vext_gnt_vm_ops;
+}
+
+/*
+ * Charge the maps of handles @first..@first + @n - 1 to @acct from now
+ * until each goes, those not charged already. Return: how many were
+ * charged now.
+ */
+unsigned int vext_gnt_handles_charge(struct vext_gnt_maptrack *mt, u32 first,
+				     u32 n, struct vext_gnt_acct *acct)
+{
+	struct vext_gnt_map *map;
+	unsigned int charged = 0;
+	unsigned long handle;
+
+	mutex_lock(&mt->lock);
+	xa_for_each_range(&mt->maps, handle, map, first, first + n - 1) {
+		if (!map->acct) {
+			map->acct = acct;
+			charged++;
+		}
+	}
+	mutex_unlock(&mt->lock);
+	return charged;
+}
+
+/*
+ * Clear the byte at @offset (< PAGE_SIZE) of the page of @handle when its
+ * map goes; a negative @offset cancels that.
+ * Return: 0; -ENOENT (no such handle); -EINVAL (mapped read-only).
+ */
+int vext_gnt_handle_notify(struct vext_gnt_maptrack *mt, u32 handle,
+			   int offset)
+{
+	struct vext_gnt_map *map;
+	int ret = 0;
+
+	mutex_lock(&mt->lock);
+	map = xa_load(&mt->maps, handle);
+	if (!map) {
+		ret = -ENOENT;
+	} else if (offset < 0) {
+		map->notify = false;
+	} else if (!vext_gnt_map_writable(map)) {
+		ret = -EINVAL;
+	} else {
+		map->notify_off = offset;
+		map->notify = true;
+	}
+	mutex_unlock(&mt->lock);
+	return ret;
+}
 
 int vext_gnt_wq_init(void)
 {

@@ -46,8 +46,7 @@ static u32 vext_gnt_flags_word(u16 flags)
 }
 
 /* Caller checked @ref < nr_frames * VEXT_GNT_ENTRIES_PER_FRAME. */
-static struct vext_grant_entry_v1 *vext_gnt_entry(struct vext_gnt_dom *gd,
-						  u32 ref)
+struct vext_grant_entry_v1 *vext_gnt_entry(struct vext_gnt_dom *gd, u32 ref)
 {
 	struct vext_grant_entry_v1 *e;
 
@@ -60,7 +59,8 @@ static u32 *vext_gnt_hdr_word(struct vext_grant_entry_v1 *e)
 	return (u32 *)e;
 }
 
-struct vext_gnt_dom *vext_gnt_dom_create(struct vext_vm *vm)
+/* A domain's grant state; @mm (grabbed here) is NULL for domain 0. */
+struct vext_gnt_dom *vext_gnt_dom_alloc(u16 domid, struct mm_struct *mm)
 {
 	struct vext_gnt_dom *gd;
 	unsigned int i;
@@ -69,21 +69,28 @@ struct vext_gnt_dom *vext_gnt_dom_create(struct vext_vm *vm)
 	if (!gd)
 		return NULL;
 	kref_init(&gd->kref);
-	gd->domid = vm->domid;
-	gd->mm = vm->mm;
-	mmgrab(gd->mm);
+	gd->domid = domid;
+	gd->mm = mm;
+	if (mm)
+		mmgrab(mm);
 	mutex_init(&gd->lock);
 	for (i = 0; i < VEXT_GNT_MAX_FRAMES; i++)
 		gd->frame_gpfn[i] = VEXT_GNT_NO_GPFN;
 	xa_init(&gd->physmap);
 	spin_lock_init(&gd->active_lock);
 	xa_init(&gd->faulting);
-	vext_gnt_maptrack_init(&gd->mt, vm->domid, VEXT_GNT_MAP_OFFSET);
+	xa_init(&gd->hpages);
+	vext_gnt_maptrack_init(&gd->mt, domid, VEXT_GNT_MAP_OFFSET);
 
 	mutex_lock(&vext_gnt_doms_lock);
 	list_add_tail(&gd->node, &vext_gnt_doms);
 	mutex_unlock(&vext_gnt_doms_lock);
 	return gd;
+}
+
+struct vext_gnt_dom *vext_gnt_dom_create(struct vext_vm *vm)
+{
+	return vext_gnt_dom_alloc(vm->domid, vm->mm);
 }
 
 static void vext_gnt_dom_free(struct kref *kref)
@@ -103,7 +110,12 @@ static void vext_gnt_dom_free(struct kref *kref)
 	}
 	xa_destroy(&gd->physmap);
 	xa_destroy(&gd->faulting);
-	mmdrop(gd->mm);
+	/* Domain 0: every granted page was revoked (host.c). */
+	WARN_ON_ONCE(!xa_empty(&gd->hpages));
+	xa_destroy(&gd->hpages);
+	bitmap_free(gd->hrefs);
+	if (gd->mm)
+		mmdrop(gd->mm);
 	mutex_destroy(&gd->lock);
 	kfree(gd);
 }
@@ -134,14 +146,20 @@ void vext_gnt_dom_kill(struct vext_gnt_dom *gd)
 
 /*
  * The grant state of live domain @domid, with a reference, and the VM with
- * a reference in *@vmp (both to be put by the caller). NULL if no live VM
- * has that domid or vext_gnt is not attached to it.
+ * a reference in *@vmp (both to be put by the caller; *@vmp is NULL for
+ * domain 0, the host). NULL if no live VM has that domid or vext_gnt is
+ * not attached to it.
  */
 struct vext_gnt_dom *vext_gnt_dom_lookup(u16 domid, struct vext_vm **vmp)
 {
 	struct vext_gnt_dom *gd = NULL;
 	struct vext_vm *vm;
 
+	if (!domid) {
+		vext_gnt_dom_get(vext_gnt_host);
+		*vmp = NULL;
+		return vext_gnt_host;
+	}
 	vm = vext_vm_get_by_domid(domid);
 	if (!vm)
 		return NULL;
@@ -447,6 +465,8 @@ void vext_gnt_release(struct vext_gnt_dom *gd, u32 ref, bool write)
 	}
 	if (clear)
 		vext_gnt_clear_flags(vext_gnt_entry(gd, ref), clear);
+	if (gd->host && !act->readers && !act->writers)
+		vext_gnt_host_release(gd, ref);
 out:
 	spin_unlock(&gd->active_lock);
 }
@@ -510,7 +530,8 @@ static ssize_t vext_gnt_inject_write(struct file *file, const char __user *ubuf,
 		return -ESRCH;
 	atomic_set(&gd->inject_eagain, n);
 	vext_gnt_dom_put(gd);
-	vext_vm_put(vm);
+	if (vm)
+		vext_vm_put(vm);
 	return len;
 }
 

@@ -24,6 +24,9 @@ set -eu
 #   libelf-dev, libssl-dev          linux-source-6.1 (scripts/debug-kernel.sh)
 #   coccinelle                      make lint: the kernel's semantic patches
 #   dkms                            the DKMS install check (make check-dkms)
+#   libxen-dev                      xen_test and xen_bench drive vext_gnt through
+#                                   Debian's unmodified libxengnttab/libxengntshr
+#                                   (pulls in libxengnttab1 and its libraries)
 #   linux-source-6.1                kselftest harness headers, checkpatch.pl
 #   sparse                          make C=1
 #   libkmod-dev, pkg-config         the selftests load modules through libkmod
@@ -37,7 +40,7 @@ PACKAGES="build-essential git linux-image-amd64 linux-headers-amd64
 linux-headers-6.12-amd64 linux-image-6.12-amd64 linux-image-6.12-rt-amd64
 linux-headers-6.12-rt-amd64 linux-source-6.1 sparse libkmod-dev pkg-config kmod
 busybox-static cpio qemu-system-x86 xz-utils coreutils ccache flex bison bc
-libelf-dev libssl-dev coccinelle dkms"
+libelf-dev libssl-dev coccinelle dkms libxen-dev"
 
 if [ "${1:-}" = "--list" ]; then
 	# shellcheck disable=SC2086 # one line, single spaces

@@ -514,4 +514,24 @@ struct vext_remove_from_physmap {
 	__u64 gpfn;
 };
 
+/*
+ * The gntdev- and gntalloc-compatible devices of vext_gnt (the ABI of
+ * Linux's include/uapi/xen/gntdev.h and gntalloc.h; VEXT_CAP_GNTDEV_ABI
+ * answers 1 when they are registered). A process opening them acts as
+ * domain 0, the host.
+ *
+ * VM ioctl: make the gntdev fd @fd act as the VM's domain instead: its
+ * maps and copies then use grants made to the VM's domid. Allowed once,
+ * before the gntdev fd maps or copies anything (-EBUSY otherwise); the fd
+ * holds a reference on the VM until it is closed. -EINVAL for a gntalloc
+ * fd (a VM shares its own memory through its grant table) or any other
+ * file; -EBADF if @fd is not open. @flags must be 0.
+ */
+#define VEXT_GNT_BIND_DEVICE		_IOW(VEXTIO, 0x64, struct vext_gnt_bind_device)
+
+struct vext_gnt_bind_device {
+	__s32 fd;
+	__u32 flags;
+};
+
 #endif /* _UAPI_LINUX_VEXT_H */

@@ -267,6 +267,7 @@ int vext_gnt_add_to_physmap(struct vext_vm *vm, struct vext_gnt_dom *gd,
 			    const struct vext_add_to_physmap *xatp)
 {
 	unsigned int idx;
+	void *old;
 	int ret;
 
 	if (xatp->pad0)
@@ -283,12 +284,21 @@ int vext_gnt_add_to_physmap(struct vext_vm *vm, struct vext_gnt_dom *gd,
 		goto out;
 	}
 	idx = array_index_nospec(xatp->idx, VEXT_GNT_MAX_FRAMES);
-	vext_gnt_unplace_frame(gd, idx);
-	vext_gnt_clear_gpfn(gd, xatp->gpfn);
-	ret = xa_err(xa_store(&gd->physmap, xatp->gpfn, xa_mk_value(idx),
-			      GFP_KERNEL_ACCOUNT));
-	if (!ret)
-		gd->frame_gpfn[idx] = xatp->gpfn;
+	/*
+	 * Store first: a store that cannot allocate changes nothing, so the
+	 * frame stays where it was. Then forget what the gpfn held and the
+	 * frame's old placement (unless it is this very gpfn).
+	 */
+	old = xa_store(&gd->physmap, xatp->gpfn, xa_mk_value(idx), GFP_KERNEL_ACCOUNT);
+	ret = xa_err(old);
+	if (ret)
+		goto out;
+	if (xa_is_value(old) && xa_to_value(old) != VEXT_GNT_HOLE &&
+	    xa_to_value(old) != idx)
+		gd->frame_gpfn[xa_to_value(old)] = VEXT_GNT_NO_GPFN;
+	if (gd->frame_gpfn[idx] != xatp->gpfn)
+		vext_gnt_unplace_frame(gd, idx);
+	gd->frame_gpfn[idx] = xatp->gpfn;
 out:
 	mutex_unlock(&gd->lock);
 	return ret;

@@ -37,6 +37,7 @@
 
 #include "vext_harness.h"
 #include "vext_test.h"
+#include "vext_pci.h"
 
 #define PAGE		VEXT_TEST_PAGE
 #define MS		1000000ULL
@@ -1584,6 +1585,68 @@ TEST_F(gnt, concurrent_map_unmap_vs_rewrite)
 }
 
 /* ---- module lifetime ------------------------------------------------------ */
+
+/*
+ * A frame move that cannot allocate must leave the frame where it was.
+ * The guest process's every slab allocation fails for the one ioctl
+ * (failslab, make-it-fail on its task, probability 100): a single
+ * injection (fail-nth) cannot get there, the xarray retries a failed
+ * GFP_NOWAIT node allocation with GFP_KERNEL. Needs the debug row's
+ * CONFIG_FAILSLAB; skipped elsewhere.
+ */
+static const char *const failslab_attrs[][3] = {
+	/* file, for the test, afterwards */
+	{ "ignore-gfp-wait", "N", "Y" },
+	{ "task-filter", "Y", "N" },
+	{ "interval", "1", "1" },
+	{ "times", "-1", "1" },
+	{ "verbose", "0", "2" },
+	{ "probability", "100", "0" },
+};
+
+static int set_failslab(int col)
+{
+	char path[128];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(failslab_attrs); i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/debug/failslab/%s",
+			 failslab_attrs[i][0]);
+		ret = vext_file_write(path, failslab_attrs[i][col]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int make_it_fail(pid_t pid, bool on)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/make-it-fail", pid);
+	return vext_file_write(path, on ? "1" : "0");
+}
+
+TEST_F(gnt, physmap_move_enomem_keeps_frame)
+{
+	const __u64 old_gpfn = 0x9000, new_gpfn = 0xa000;
+	long ret;
+
+	if (access("/sys/kernel/debug/failslab/probability", W_OK))
+		SKIP(return, "no failslab (CONFIG_FAILSLAB: the debug row)");
+	ASSERT_EQ(0, gadd(&self->g, VEXT_DOMID_SELF, 1, old_gpfn));
+	ASSERT_EQ(0, set_failslab(1));
+	ASSERT_EQ(0, make_it_fail(self->g.pid, true));
+	ret = gadd(&self->g, VEXT_DOMID_SELF, 1, new_gpfn);
+	make_it_fail(self->g.pid, false);
+	ASSERT_EQ(0, set_failslab(2));
+	ASSERT_EQ(-ENOMEM, ret) TH_LOG("the move did not fail: %s", strerror((int)-ret));
+	/* Still at the old gpfn, not at the new one. */
+	EXPECT_EQ(-ENOENT, gremove(&self->g, VEXT_DOMID_SELF, new_gpfn));
+	EXPECT_EQ(0, gremove(&self->g, VEXT_DOMID_SELF, old_gpfn))
+		TH_LOG("the failed move unplaced the frame");
+}
 
 FIXTURE(mod) {
 	int dummy;

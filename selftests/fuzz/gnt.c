@@ -740,6 +740,7 @@ struct fz_gnt_line {
 	unsigned long active, maps;
 };
 
+/* The VM domains gnt/domains lists: how many (even past @max), or -errno. */
 static int fz_gnt_domains(struct fz_gnt_line *l, int max)
 {
 	char buf[16384], *line, *save = NULL;
@@ -754,6 +755,9 @@ static int fz_gnt_domains(struct fz_gnt_line *l, int max)
 		if (sscanf(line, "%u %u %lu %lu %u", &x.domid, &x.frames, &x.active,
 			   &x.maps, &x.dead) != 5)
 			return -EPROTO;
+		/* Domain 0, the host's own table (gntalloc), is always there. */
+		if (!x.domid)
+			continue;
 		if (n < max)
 			l[n] = x;
 		n++;

@@ -533,16 +533,9 @@ static long dom_active(int domid)
 static int set_inject(int domid, long n)
 {
 	char buf[64];
-	int fd, ret = 0;
 
 	snprintf(buf, sizeof(buf), "%d %ld\n", domid, n);
-	fd = open(VEXT_DEBUGFS_DIR "/gnt/inject_eagain", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, strlen(buf)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return vext_file_write(VEXT_DEBUGFS_DIR "/gnt/inject_eagain", buf);
 }
 
 static int set_timeout(long ms)

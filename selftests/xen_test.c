@@ -30,6 +30,7 @@
 
 #include "vext_harness.h"
 #include "vext_test.h"
+#include "vext_pci.h"
 
 #define PAGE		VEXT_TEST_PAGE
 #define MS		1000000ULL
@@ -174,16 +175,9 @@ static __u64 gword(struct guest *g, unsigned int page, unsigned int word)
 static int set_inject(int domid, long n)
 {
 	char buf[64];
-	int fd, ret = 0;
 
 	snprintf(buf, sizeof(buf), "%d %ld\n", domid, n);
-	fd = open(VEXT_DEBUGFS_DIR "/gnt/inject_eagain", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, strlen(buf)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return vext_file_write(VEXT_DEBUGFS_DIR "/gnt/inject_eagain", buf);
 }
 
 /*

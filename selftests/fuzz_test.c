@@ -10,8 +10,11 @@
  * is 24 s, the default seed random; the seed is printed first, and the
  * single-threaded phase replays exactly from it.
  *
- * It loads every module that has a table in selftests/fuzz/ (the optional
- * ones only where installed), then fuzzes for the budget:
+ * It first checks its own fork: a child forked while another thread holds a
+ * lock in the tables' data must not inherit it held (it would hang, and its
+ * parent with it). Then it loads every module that has a table in
+ * selftests/fuzz/ (the optional ones only where installed) and fuzzes for
+ * the budget:
  *   1. single-threaded (40%): random and structure-aware calls on every fd
  *      type, forks waited for, and every 256 operations an audit of the
  *      kernel's state (debugfs) against what the fuzzer created;
@@ -128,11 +131,20 @@ int main(int argc, char **argv)
 		threads = 16;
 
 	ksft_print_header();
-	ksft_set_plan(6);
+	ksft_set_plan(7);
 	ksft_print_msg("seed %llu, %llu s, %llu threads\n", seed, seconds, threads);
 	ksft_print_msg("replay: fuzz_test -s %llu -t %llu, or make fuzz SEED=%llu SECONDS=%llu\n",
 		       seed, seconds, seed, seconds);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	/* The engine itself: its forked children cannot deadlock. */
+	{
+		char why[128] = "";
+
+		ksft_test_result(!fz_check_fork(why, sizeof(why)),
+				 "forked children start without the locks other threads held%s%s\n",
+				 *why ? ": " : "", why);
+	}
 
 	/* A clean start: whatever an earlier test left loaded goes. */
 	fz_unload_modules(true);

@@ -183,25 +183,19 @@ struct fz_adev {
 
 struct fz_avm {
 	pthread_mutex_t lock;
-	bool init;
 	struct fz_adev dev[VEXT_MAX_ASSIGNED_DEVS];
 };
 
-static pthread_mutex_t fz_avm_init_lock = PTHREAD_MUTEX_INITIALIZER;
+static void fz_avm_init(void *data)
+{
+	struct fz_avm *a = data;
+
+	pthread_mutex_init(&a->lock, NULL);
+}
 
 static struct fz_avm *fz_avm(struct fz_obj *vm)
 {
-	struct fz_avm *a = fz_obj_data(vm, &fz_assign, sizeof(*a));
-
-	if (!__atomic_load_n(&a->init, __ATOMIC_ACQUIRE)) {
-		pthread_mutex_lock(&fz_avm_init_lock);
-		if (!a->init) {
-			pthread_mutex_init(&a->lock, NULL);
-			__atomic_store_n(&a->init, true, __ATOMIC_RELEASE);
-		}
-		pthread_mutex_unlock(&fz_avm_init_lock);
-	}
-	return a;
+	return fz_obj_data(vm, &fz_assign, sizeof(struct fz_avm), fz_avm_init);
 }
 
 /* The model's entry of @id, or NULL; a->lock held. */

@@ -27,12 +27,15 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fuzz_engine.h"
 #include "vext_test.h"
 
 #define PAGE		4096UL
+/* A forked child's bound: it runs at most 80 operations. */
+#define FZ_CHILD_SECONDS	120
 
 struct fz_module *fz_modules;
 
@@ -197,7 +200,8 @@ void fz_obj_put(struct fz_obj *obj)
 	}
 }
 
-void *fz_obj_data(struct fz_obj *obj, const struct fz_module *m, size_t size)
+void *fz_obj_data(struct fz_obj *obj, const struct fz_module *m, size_t size,
+		  void (*init)(void *data))
 {
 	void *p = __atomic_load_n(&obj->mdata[m->idx], __ATOMIC_ACQUIRE);
 	void *none = NULL;
@@ -207,12 +211,34 @@ void *fz_obj_data(struct fz_obj *obj, const struct fz_module *m, size_t size)
 	p = calloc(1, size);
 	if (!p)
 		abort();
+	if (init)
+		init(p);
 	if (!__atomic_compare_exchange_n(&obj->mdata[m->idx], &none, p, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		free(p);
 		p = none;
 	}
 	return p;
+}
+
+/*
+ * In a forked child (one thread): drop the modules' data of every object,
+ * all inherited. Another thread of the parent may have held a lock in it
+ * at the fork, which nobody would ever release here.
+ */
+static void fz_forget_obj_data(void)
+{
+	struct fz_objnode *n;
+	unsigned int i;
+
+	pthread_mutex_lock(&fz_obj_lock);
+	for (n = fz_objs.next; n != &fz_objs; n = n->next) {
+		for (i = 0; i < FZ_MAX_MODULES; i++) {
+			free(n->obj.mdata[i]);
+			n->obj.mdata[i] = NULL;
+		}
+	}
+	pthread_mutex_unlock(&fz_obj_lock);
 }
 
 int fz_visit_objs(const struct fz_fdtype *type, struct fz_visitor *v)
@@ -1366,6 +1392,119 @@ void fz_reap(bool wait)
 }
 
 /*
+ * fork() with every lock of the engine held, so that no close, dup2 or
+ * add is half done and the child's table matches the fds it inherits.
+ * The child starts with no module data (fz_forget_obj_data()) and a
+ * bound: one that hangs anyway dies of SIGALRM, which its parent counts as
+ * a violation, rather than holding the fds it inherited past the run.
+ */
+static pid_t fz_fork(void)
+{
+	unsigned int i;
+	pid_t pid;
+
+	fflush(stdout);
+	pthread_mutex_lock(&fz_print_lock);
+	for (i = 0; i < FZ_SLOTS; i++)
+		pthread_mutex_lock(&fz_eng.slots[i].lock);
+	pthread_mutex_lock(&fz_eng.map_lock);
+	pthread_mutex_lock(&fz_obj_lock);
+	pid = fork();
+	pthread_mutex_unlock(&fz_obj_lock);
+	pthread_mutex_unlock(&fz_eng.map_lock);
+	for (i = 0; i < FZ_SLOTS; i++)
+		pthread_mutex_unlock(&fz_eng.slots[i].lock);
+	pthread_mutex_unlock(&fz_print_lock);
+	if (!pid) {
+		alarm(FZ_CHILD_SECONDS);
+		fz_forget_obj_data();
+		fz_eng.children = 0;
+		fz_eng.violations = 0;
+	}
+	return pid;
+}
+
+struct fz_fork_check {
+	pthread_mutex_t lock;
+	pthread_mutex_t *held;
+	bool locked, release;
+};
+
+static void fz_fork_check_init(void *data)
+{
+	pthread_mutex_init(data, NULL);
+}
+
+static void *fz_fork_check_holder(void *arg)
+{
+	struct fz_fork_check *c = arg;
+
+	pthread_mutex_lock(c->held);
+	pthread_mutex_lock(&c->lock);
+	c->locked = true;
+	while (!c->release) {
+		pthread_mutex_unlock(&c->lock);
+		usleep(1000);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(c->held);
+	return NULL;
+}
+
+int fz_check_fork(char *why, size_t len)
+{
+	struct fz_fork_check c = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct fz_obj *obj = fz_obj_new(&fz_null, NULL);
+	bool locked = false;
+	int status = -1;
+	pthread_t th;
+	pid_t pid;
+
+	c.held = fz_obj_data(obj, fz_modules, sizeof(pthread_mutex_t),
+			     fz_fork_check_init);
+	if (pthread_create(&th, NULL, fz_fork_check_holder, &c)) {
+		snprintf(why, len, "pthread_create: %s", strerror(errno));
+		fz_obj_put(obj);
+		return -1;
+	}
+	while (!locked) {
+		usleep(1000);
+		pthread_mutex_lock(&c.lock);
+		locked = c.locked;
+		pthread_mutex_unlock(&c.lock);
+	}
+	pid = fz_fork();
+	if (!pid) {
+		pthread_mutex_t *m = fz_obj_data(obj, fz_modules,
+						 sizeof(pthread_mutex_t),
+						 fz_fork_check_init);
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 5;
+		_exit(pthread_mutex_timedlock(m, &ts) ? 1 : 0);
+	}
+	if (pid > 0 && waitpid(pid, &status, 0) != pid)
+		status = -1;
+	pthread_mutex_lock(&c.lock);
+	c.release = true;
+	pthread_mutex_unlock(&c.lock);
+	pthread_join(th, NULL);
+	fz_obj_put(obj);
+	if (pid < 0) {
+		snprintf(why, len, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		snprintf(why, len,
+			 "the child waited 5 s for a lock that another thread held at the fork");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * fork: the child inherits every fd and mapping and runs random operations
  * in a process that did not make them (vext answers EIO to VM and vCPU
  * ioctls there) while creating its own VMs, then exits with the fds open,
@@ -1380,30 +1519,13 @@ static void fz_op_fork(struct fz_thread *t, bool wait)
 
 	if (__atomic_load_n(&fz_eng.children, __ATOMIC_RELAXED) >= 2)
 		return fz_reap(false);
-	/*
-	 * Every slot lock held: no close, dup2 or add is half done, so the
-	 * child's table matches the fds it inherits.
-	 */
-	fflush(stdout);
-	pthread_mutex_lock(&fz_print_lock);
-	for (i = 0; i < FZ_SLOTS; i++)
-		pthread_mutex_lock(&fz_eng.slots[i].lock);
-	pthread_mutex_lock(&fz_eng.map_lock);
-	pthread_mutex_lock(&fz_obj_lock);
-	pid = fork();
-	pthread_mutex_unlock(&fz_obj_lock);
-	pthread_mutex_unlock(&fz_eng.map_lock);
-	for (i = 0; i < FZ_SLOTS; i++)
-		pthread_mutex_unlock(&fz_eng.slots[i].lock);
-	pthread_mutex_unlock(&fz_print_lock);
+	pid = fz_fork();
 	if (pid < 0)
 		return;
 	if (!pid) {
 		struct fz_thread ct;
 		unsigned int n = 20 + fz_below(t, 60);
 
-		fz_eng.children = 0;
-		fz_eng.violations = 0;
 		memset(&ct, 0, sizeof(ct));
 		fz_seed_thread(&ct, seed, 1000);
 		ct.idx = 1000;

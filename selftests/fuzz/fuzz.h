@@ -351,10 +351,21 @@ __u64 fz_get_field(const unsigned char *buf, const struct fz_field *f);
 
 /*
  * Module @m's own data about object @obj (another module's fd type: a VM),
- * @size bytes, zeroed when first asked for and free()d with the object.
- * Several threads may use it: the module locks it as it needs.
+ * @size bytes, zeroed and passed to @init (if not NULL: a lock to set up)
+ * when first asked for, free()d with the object. Several threads may use
+ * it: the module locks it as it needs. A forked child starts with none for
+ * the objects it inherits (another thread of the parent may have held
+ * their locks at the fork, and the child's calls on them fail anyway).
  */
-void *fz_obj_data(struct fz_obj *obj, const struct fz_module *m, size_t size);
+void *fz_obj_data(struct fz_obj *obj, const struct fz_module *m, size_t size,
+		  void (*init)(void *data));
+
+/*
+ * The engine's fork: a child forked while another thread holds a lock in
+ * an object's module data must not inherit it held. 0 if it does not,
+ * else -1 and @why says what happened.
+ */
+int fz_check_fork(char *why, size_t len);
 
 /* Take / drop a reference on an object. */
 void fz_obj_get(struct fz_obj *obj);

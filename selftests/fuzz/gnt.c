@@ -59,27 +59,21 @@ static char fz_gnt_timeout[32];
 /* The fuzzer's knowledge of a VM's grant state. */
 struct fz_gvm {
 	pthread_mutex_t lock;
-	bool init;
 	unsigned int frames;		/* SETUP_TABLE's last answer */
 	__u32 handles[FZ_GNT_HINTS];	/* handles mapped (hints) */
 	unsigned int nr_handles;
 };
 
-static pthread_mutex_t fz_gvm_init_lock = PTHREAD_MUTEX_INITIALIZER;
+static void fz_gvm_init(void *data)
+{
+	struct fz_gvm *g = data;
+
+	pthread_mutex_init(&g->lock, NULL);
+}
 
 static struct fz_gvm *fz_gvm(struct fz_obj *vm)
 {
-	struct fz_gvm *g = fz_obj_data(vm, &fz_gnt, sizeof(*g));
-
-	if (!__atomic_load_n(&g->init, __ATOMIC_ACQUIRE)) {
-		pthread_mutex_lock(&fz_gvm_init_lock);
-		if (!g->init) {
-			pthread_mutex_init(&g->lock, NULL);
-			__atomic_store_n(&g->init, true, __ATOMIC_RELEASE);
-		}
-		pthread_mutex_unlock(&fz_gvm_init_lock);
-	}
-	return g;
+	return fz_obj_data(vm, &fz_gnt, sizeof(struct fz_gvm), fz_gvm_init);
 }
 
 static unsigned int fz_gvm_frames(struct fz_obj *vm)

@@ -34,9 +34,13 @@
  * Before the vCPU side lets go from another thread it clears b->vcpu and
  * waits for a grace period: the callbacks run with preemption disabled, so
  * afterwards none still uses the vCPU, which may then be freed.
- * The last side to let go frees the binding through vext_pn_wq; module
- * exit destroys that workqueue, so no work runs module code after unload,
- * and every binding holds a module reference until then.
+ * Every binding holds a module reference until it is freed. When the last
+ * reference goes in a vCPU ioctl or in the VM's free (always in case a),
+ * the VM's own reference on vext_pn still holds the module: the binding
+ * is freed there and then, so the thread's own PUT leaves nothing pinning
+ * the module. When it goes in the thread's task_work or the dead-task work
+ * (cases b and c), the free goes through vext_pn_wq instead: module exit
+ * destroys that workqueue, so no work runs module code after unload.
  */
 #include <linux/debugfs.h>
 #include <linux/irq_work.h>
@@ -159,32 +163,46 @@ static void vext_pn_key_off_fn(struct work_struct *work)
 
 /* ---- binding lifetime ------------------------------------------------ */
 
-static void vext_pn_free_fn(struct work_struct *work)
+static void vext_pn_binding_free(struct vext_pn_binding *b)
 {
-	struct vext_pn_binding *b = container_of(work, struct vext_pn_binding,
-						 free_work);
-
 	put_task_struct(b->task);
 	kfree(b);
-	/* Safe: module exit flushes vext_pn_wq before the text goes away. */
 	module_put(THIS_MODULE);
 }
 
-static void vext_pn_binding_put(struct vext_pn_binding *b)
+static void vext_pn_free_fn(struct work_struct *work)
+{
+	/* Safe: module exit flushes vext_pn_wq before the text goes away. */
+	vext_pn_binding_free(container_of(work, struct vext_pn_binding, free_work));
+}
+
+/*
+ * Drop a reference on @b. @pinned: the caller holds vext_pn by other means
+ * (a VM's reference, taken when the VM was created: a vCPU ioctl, or the
+ * VM's free), so the last reference may free @b and drop the module here,
+ * and nothing of a closed VM keeps vext_pn in use after close() returns.
+ * Otherwise (the bound thread's task_work, the dead-task work) the final
+ * module_put() must not run in our own text: the free is left to
+ * vext_pn_wq, which module exit flushes.
+ */
+static void vext_pn_binding_put(struct vext_pn_binding *b, bool pinned)
 {
 	if (!refcount_dec_and_test(&b->refs))
 		return;
-	queue_work(vext_pn_wq, &b->free_work);
+	if (pinned)
+		vext_pn_binding_free(b);
+	else
+		queue_work(vext_pn_wq, &b->free_work);
 }
 
 /*
  * The task side is done: the notifier is off the thread's list for good.
  * The thread no longer counts as a user of the static keys.
  */
-static void vext_pn_task_side_done(struct vext_pn_binding *b)
+static void vext_pn_task_side_done(struct vext_pn_binding *b, bool pinned)
 {
 	vext_pn_user_put();
-	vext_pn_binding_put(b);
+	vext_pn_binding_put(b, pinned);
 }
 
 /* Case b: runs in the bound thread. */
@@ -195,7 +213,7 @@ static void vext_pn_unlink_twork(struct callback_head *head)
 	preempt_disable();
 	preempt_notifier_unregister(&b->pn);
 	preempt_enable();
-	vext_pn_task_side_done(b);
+	vext_pn_task_side_done(b, false);
 }
 
 /* Case c, process context: wait until the final switch is over. */
@@ -205,7 +223,7 @@ static void vext_pn_dead_fn(struct work_struct *work)
 						 dead_work);
 
 	synchronize_rcu();
-	vext_pn_task_side_done(b);
+	vext_pn_task_side_done(b, false);
 }
 
 /* Case c, hard IRQ (or the irq_work thread on PREEMPT_RT). */
@@ -336,7 +354,7 @@ static void vext_pn_detach(struct vext_vcpu *vcpu, struct vext_pn_vcpu *pv)
 		vext_pn_write_end(s);
 		preempt_enable();
 		refcount_dec(&b->refs);		/* vCPU side; never the last */
-		vext_pn_task_side_done(b);
+		vext_pn_task_side_done(b, true);
 		return;
 	}
 
@@ -362,7 +380,7 @@ static void vext_pn_detach(struct vext_vcpu *vcpu, struct vext_pn_vcpu *pv)
 	 */
 	init_task_work(&b->twork, vext_pn_unlink_twork);
 	task_work_add(b->task, &b->twork, TWA_SIGNAL);
-	vext_pn_binding_put(b);
+	vext_pn_binding_put(b, true);
 }
 
 static long vext_pn_load(struct vext_vcpu *vcpu, struct vext_pn_vcpu *pv)

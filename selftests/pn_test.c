@@ -2062,6 +2062,41 @@ TEST_F(unload, in_use)
 }
 
 /*
+ * The bound thread's own PUT frees the binding before it returns: nothing
+ * of it pins vext_pn afterwards, and the last close lets every module go.
+ * SCHED_FIFO on CPU 0, so that a work item queued there could not run
+ * before the check. Regression test: the free went through vext_pn's
+ * workqueue, and on PREEMPT_RT an rmmod right after the last close failed
+ * with EWOULDBLOCK now and then (unload.late_component).
+ */
+TEST_F(unload, put_unpins_at_once)
+{
+	struct sched_param fifo = { .sched_priority = 1 }, other = { 0 };
+	int dev, vm, vcpu, before, loaded, after;
+
+	load_suite(_metadata);
+	dev = open_dev(_metadata);
+	vm = create_vm(_metadata, dev);
+	vcpu = create_vcpu(_metadata, vm, 0);
+	close(dev);
+	ASSERT_EQ(0, vext_pin_cpu(0));
+	ASSERT_EQ(0, sched_setscheduler(0, SCHED_FIFO, &fifo))
+		TH_LOG("SCHED_FIFO: %s", strerror(errno));
+	before = vext_mod_refcnt(VEXT_PN_MODULE);
+	ASSERT_EQ(0, load(vcpu));
+	loaded = vext_mod_refcnt(VEXT_PN_MODULE);
+	ASSERT_EQ(0, put(vcpu));
+	after = vext_mod_refcnt(VEXT_PN_MODULE);
+	ASSERT_EQ(0, sched_setscheduler(0, SCHED_OTHER, &other));
+	EXPECT_EQ(before + 1, loaded);
+	EXPECT_EQ(before, after) TH_LOG("a PUT left %d reference(s) behind",
+					after - before);
+	close(vcpu);
+	close(vm);
+	unload_suite(_metadata, false);
+}
+
+/*
  * vext_pn loaded after a VM was created serves only VMs created later, and
  * is not pinned by the older VM.
  */

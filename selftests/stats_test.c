@@ -774,7 +774,10 @@ static void outlives_fds(struct __test_metadata *_metadata, bool fifo)
 	vext_stats_free(&st);
 	vext_stats_free(&vst);
 
-	/* Last fd closed: the binding's deferred free, then everything unloads. */
+	/*
+	 * Last fd closed: everything unloads (the thread's own PUT freed its
+	 * binding; the wait covers a binding whose free was deferred).
+	 */
 	refs = wait_unreferenced(VEXT_PN_MODULE, 5000);
 	EXPECT_EQ(0, refs) TH_LOG("%s still has %d references 5 s after the last close",
 				  VEXT_PN_MODULE, refs);
@@ -793,7 +796,7 @@ TEST_F(stats_lifetime, outlives_fds)
 	outlives_fds(_metadata, false);
 }
 
-/* The same with vext_pn's free work held off until the test sleeps. */
+/* The same with vext_pn's work items held off until the test sleeps. */
 TEST_F(stats_lifetime, outlives_fds_late_free)
 {
 	outlives_fds(_metadata, true);

@@ -179,7 +179,9 @@ test_modules_from_clean() {	# ROW
 # selftest_boot ROW MODULE SPLAT: the runner self-test, a boot that loads
 # MODULE; its verdict must be a failure whose dmesg check printed SPLAT
 # (a regular expression), and the boot's kernel log must show the splat in
-# MODULE's code (a "[MODULE]" frame or location).
+# MODULE's code (a "[MODULE]" frame or location). The boot also runs a test
+# that leaves a process behind: the verdict must fail it, and the init must
+# have killed the process.
 selftest_boot() {
 	local row=$1 module=$2 splat=$3 name dir verdict inner start
 	name="runner self-test [$row]: $module caught"
@@ -202,6 +204,10 @@ selftest_boot() {
 		result fail "$name" "the verdict did not print '$splat'"
 	elif ! grep -q "\[$module\]" "$dir/report.log"; then
 		result fail "$name" "the kernel log does not place the splat in $module"
+	elif ! grep -q 'orphan_test: left 1 process' "$verdict"; then
+		result fail "$name" "the verdict did not fail a test that left a process running"
+	elif grep -q 'killing what orphan_test left running' "$verdict"; then
+		result fail "$name" "the init could not kill what a test left running"
 	elif grep -q '^#   not ok vm boot' "$verdict"; then
 		result fail "$name" "the self-test VM did not finish"
 	else

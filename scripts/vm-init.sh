@@ -6,9 +6,9 @@
 # The kernel command line selects what the boot does:
 #   vext.mode=test      load e1000, run every /tests/*_test in sorted order,
 #                       then load the suite and run /bin/vext-demo if present
-#   vext.mode=selftest  load vext_splat (it WARNs; or vext.splat=MODULE),
-#                       nothing else: the runner
-#                       must report this boot as failed
+#   vext.mode=selftest  load vext_splat (it WARNs; or vext.splat=MODULE)
+#                       and run a test that leaves a process running:
+#                       the runner must report this boot as failed
 #   vext.mode=run       load e1000 and the suite, run /bin/vext-demo, then
 #                       /bin/vext-kvm-demo (assigned INTx into a KVM guest)
 #   vext.mode=bench     run every /bench/*_bench (make bench), reported like
@@ -30,6 +30,8 @@
 #   #vext: run NAME                 a test binary starts; its TAP follows
 #   #vext: exit NAME STATUS SECS [timeout]
 #                                   (vext-demo is reported the same way)
+#   #vext: leftover NAME N          N processes of NAME still ran after it
+#                                   exited (killed then): a failure
 #   #vext: dmesg-begin / #vext: dmesg-end   the kernel log, in full
 #   #vext: end                      the boot completed
 # then the VM powers off. scripts/vm-verdict.sh reads this.
@@ -130,13 +132,36 @@ load_suite() {
 	[ -n "$pulled" ] || setup "vext_core loaded as a dependency" false
 }
 
+# group_left: how many live processes are in process group $pg, the
+# busybox timeout's watcher aside.
+group_left() {
+	n=0
+	for st in /proc/[0-9]*/stat; do
+		read -r line <"$st" 2>/dev/null || continue
+		comm=${line#*(}
+		comm=${comm%%)*}
+		# after "(comm) ": state ppid pgrp ...
+		# shellcheck disable=SC2086 # split into fields
+		set -- ${line##*) }
+		[ "${3:-}" = "$pg" ] && [ "$1" != Z ] && [ "$comm" != timeout ] &&
+			n=$((n + 1))
+	done
+	echo "$n"
+}
+
 # run_test PATH: one test binary, bounded, its output on the report port.
+# It runs in a session of its own: whatever it leaves running (a forked
+# child hung, or one a timeout orphaned) is counted, reported and killed
+# before the next binary, which would otherwise find the fds, VMs and
+# module references that child holds.
 run_test() {
 	name=${1##*/}
 	log "running $name"
 	report "run $name"
 	start=$(date +%s)
-	(cd /tmp && timeout -s KILL "$timeout" "$1") </dev/null >&3 2>&3
+	(cd /tmp && exec setsid timeout -s KILL "$timeout" "$1") </dev/null >&3 2>&3 &
+	pg=$!
+	wait "$pg"
 	status=$?
 	secs=$(($(date +%s) - start))
 	if [ "$status" -eq 137 ] && [ "$secs" -ge "$timeout" ]; then
@@ -145,6 +170,18 @@ run_test() {
 		report "exit $name $status $secs"
 	fi
 	log "$name exited with status $status after ${secs}s"
+	left=$(group_left)
+	[ "$left" -eq 0 ] && return
+	report "leftover $name $left"
+	log "$name left $left process(es) running: killing them"
+	kill -KILL -- "-$pg" 2>/dev/null
+	tries=0
+	while [ "$(group_left)" -gt 0 ] && [ "$tries" -lt 100 ]; do
+		sleep 0.1
+		tries=$((tries + 1))
+	done
+	[ "$(group_left)" -eq 0 ] ||
+		report "setup fail killing what $name left running (10 s)"
 }
 
 # The full kernel log, plus what kmemleak holds (a debug kernel only:
@@ -205,6 +242,13 @@ $(find /tests -name '*_dtest' -type f | LC_ALL=C sort)"
 	;;
 selftest)
 	setup "modprobe $splat" modprobe "$splat"
+	# And a test that leaves a process running: the runner must fail it
+	# (check.sh looks for that) and kill what it left.
+	printf '#!/bin/sh\nsleep 600 &\necho 1..1\necho "ok 1 leaves a process running"\n' \
+		>/tmp/orphan_test
+	chmod +x /tmp/orphan_test
+	report "tests orphan_test"
+	run_test /tmp/orphan_test
 	;;
 bench)
 	# Like the tests: announced, then run and bounded one by one. Each

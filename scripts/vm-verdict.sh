@@ -23,6 +23,8 @@
 #     announced but never run fails;
 #   - a program that is not a kselftest (vext-demo) passes if it exits 0,
 #     is skipped if it exits 4 (KSFT_SKIP), fails otherwise;
+#   - a binary that left processes running after it exited fails once
+#     more (the init killed them);
 #   - each setup step of the init ("modprobe e1000") passes or fails;
 #   - the boot fails if the VM did not finish (no end marker: bound hit,
 #     panic, hang);
@@ -207,6 +209,9 @@ while IFS= read -r line || [ -n "$line" ]; do
 		else
 			fail "$name: exit status $status"
 		fi ;;
+	"#vext: leftover "*)
+		read -r name n _ <<<"${line#"#vext: leftover "}"
+		fail "$name: left $n process(es) running after it exited (killed)" ;;
 	"#vext: dmesg-begin")
 		finish_binary none
 		indmesg=1 ;;

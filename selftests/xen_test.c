@@ -757,6 +757,37 @@ TEST_F(xen, gntalloc_count_past_cap)
 	close(fd);
 }
 
+/*
+ * An mmap far longer than the pages the file holds fails with EINVAL
+ * before anything is sized after its length (4 GiB: an 8 MiB array).
+ */
+TEST_F(xen, gntalloc_mmap_past_grefs)
+{
+	struct ioctl_gntalloc_alloc_gref op;
+	static const size_t lens[] = { 1ULL << 32, 1ULL << 30, 2 * PAGE };
+	unsigned int i;
+	char *p;
+	int fd;
+
+	fd = open(GNTALLOC_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, gntalloc_alloc(fd, self->g.domid, 1, &op));
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		errno = 0;
+		p = mmap(NULL, lens[i], PROT_READ, MAP_SHARED | MAP_NORESERVE, fd,
+			 op.index);
+		EXPECT_EQ(MAP_FAILED, p) TH_LOG("length %#zx", lens[i]);
+		EXPECT_EQ(EINVAL, errno) TH_LOG("length %#zx", lens[i]);
+		if (p != MAP_FAILED)
+			munmap(p, lens[i]);
+	}
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, op.index);
+	ASSERT_NE(MAP_FAILED, p);
+	p[0] = 1;
+	EXPECT_EQ(0, munmap(p, PAGE));
+	close(fd);
+}
+
 struct churn {
 	int domid;
 	__u32 ref;

@@ -1507,9 +1507,14 @@ static int fz_sv_ga(struct fz_sctx *s, long ret)
 }
 
 static const struct fz_scenario fz_gd_scenarios[] = {
+	/*
+	 * EINVAL: mmap answers a map op's general_error, which is also what
+	 * vext's grant ops answer when out of memory, with EINVAL (as Linux's
+	 * gntdev does for a failed op).
+	 */
 	{ .name = "gntdev open/BIND_DEVICE/MAP_GRANT_REF/mmap",
 	  .setup = fz_gnt_s_granter, .step = fz_st_gd_map, .verify = fz_sv_gd_map,
-	  .errs = { ENOMEM } },
+	  .errs = { ENOMEM, EINVAL } },
 	{ .name = "gntdev GRANT_COPY", .setup = fz_s_gd_copy, .step = fz_st_gd_copy,
 	  .verify = fz_sv_gd_copy, .errs = { ENOMEM } },
 	{ .name = "gntalloc ALLOC_GREF/mmap/DEALLOC_GREF", .setup = fz_s_vm,

@@ -745,7 +745,7 @@ TEST_F(xen, gntalloc_count_past_cap)
 	fd = open(GNTALLOC_PATH, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, gntalloc_alloc(fd, self->g.domid, 2, &op));
-	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(counts); i++)
 		EXPECT_EQ(-ENOSPC, gntalloc_alloc(fd, self->g.domid, counts[i], &op))
 			TH_LOG("count %#x", counts[i]);
 	/* Two held: two more fit under a cap of four, a fifth does not. */
@@ -772,7 +772,7 @@ TEST_F(xen, gntalloc_mmap_past_grefs)
 	fd = open(GNTALLOC_PATH, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, gntalloc_alloc(fd, self->g.domid, 1, &op));
-	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(lens); i++) {
 		errno = 0;
 		p = mmap(NULL, lens[i], PROT_READ, MAP_SHARED | MAP_NORESERVE, fd,
 			 op.index);

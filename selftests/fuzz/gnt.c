@@ -533,7 +533,7 @@ static const struct fz_ioctl fz_gnt_ioctls[] = {
 
 /* An entry's flags/domid word, stored as the granter's protocol wants. */
 void fz_gnt_write(struct vext_grant_entry_v1 *e, __u16 flags, __u16 domid,
-			 __u32 frame)
+		  __u32 frame)
 {
 	union {
 		__u32 word;

@@ -298,7 +298,7 @@ static void vext_gntalloc_vma_free(struct vext_gntalloc_vma *gv,
 {
 	while (nr--)
 		vext_gntalloc_put(gv->grefs[nr]);
-	kfree(gv);
+	kvfree(gv);
 }
 
 static void vext_gntalloc_vma_open(struct vm_area_struct *vma)
@@ -340,7 +340,13 @@ static int vext_gntalloc_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
-	gv = kzalloc(struct_size(gv, grefs, nr), GFP_KERNEL_ACCOUNT);
+	/*
+	 * No more pages than the file holds (listed ones are among them):
+	 * the array below is sized by the length asked for.
+	 */
+	if (nr > (unsigned int)atomic_read(&priv->acct.used))
+		return -EINVAL;
+	gv = kvzalloc(struct_size(gv, grefs, nr), GFP_KERNEL_ACCOUNT);
 	if (!gv)
 		return -ENOMEM;
 	refcount_set(&gv->users, 1);

@@ -189,6 +189,22 @@ int vext_gnt_host_resolve(struct vext_gnt_dom *gd, u32 ref,
 	return VEXT_GNTST_okay;
 }
 
+/*
+ * Count @n more against @a's own limit only. Unsigned arithmetic that
+ * cannot wrap: an @n close to 2^32 must not come round to below the limit.
+ */
+static bool vext_gnt_charge_one(struct vext_gnt_acct *a, unsigned int n)
+{
+	unsigned int limit = READ_ONCE(*a->limit);
+	int old = atomic_read(&a->used);
+
+	do {
+		if (n > limit || (unsigned int)old > limit - n)
+			return false;
+	} while (!atomic_try_cmpxchg(&a->used, &old, (int)((unsigned int)old + n)));
+	return true;
+}
+
 /**
  * vext_gnt_charge() - count @n more grants against a limit and its parent
  * @a: the count
@@ -202,8 +218,7 @@ bool vext_gnt_charge(struct vext_gnt_acct *a, unsigned int n)
 	struct vext_gnt_acct *p;
 
 	for (p = a; p; p = p->parent) {
-		if (atomic_add_return(n, &p->used) > READ_ONCE(*p->limit)) {
-			atomic_sub(n, &p->used);
+		if (!vext_gnt_charge_one(p, n)) {
 			for (; a != p; a = a->parent)
 				atomic_sub(n, &a->used);
 			return false;

@@ -22,11 +22,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <xengnttab.h>
+#include <xen/gntalloc.h>
 
 #include "vext_harness.h"
 #include "vext_test.h"
@@ -715,6 +717,75 @@ TEST_F(xen, close_under_mappings)
 	EXPECT_EQ(0x62, vmp[1]);
 	EXPECT_EQ(0, munmap(vmp, PAGE));
 	close(vm);
+}
+
+/* gntalloc's raw ioctls: ALLOC_GREF of @count pages to @domid, or -errno. */
+static long gntalloc_alloc(int fd, __u16 domid, __u32 count,
+			   struct ioctl_gntalloc_alloc_gref *op)
+{
+	memset(op, 0, sizeof(*op));
+	op->domid = domid;
+	op->flags = GNTALLOC_FLAG_WRITABLE;
+	op->count = count;
+	return vext_ioctl(fd, IOCTL_GNTALLOC_ALLOC_GREF, (unsigned long)op);
+}
+
+/*
+ * A count that wraps the cap's 32-bit arithmetic round to below the
+ * limit (2^32 - 1 with grefs held) is over the cap: ENOSPC, no attempt
+ * at a 32 GiB array, and the counts stay right.
+ */
+TEST_F(xen, gntalloc_count_past_cap)
+{
+	struct ioctl_gntalloc_alloc_gref op;
+	static const __u32 counts[] = { 0xffffffff, 0xfffffffe, 0x80000000, 1025 };
+	unsigned int i;
+	int fd;
+
+	fd = open(GNTALLOC_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, gntalloc_alloc(fd, self->g.domid, 2, &op));
+	for (i = 0; i < ARRAY_SIZE(counts); i++)
+		EXPECT_EQ(-ENOSPC, gntalloc_alloc(fd, self->g.domid, counts[i], &op))
+			TH_LOG("count %#x", counts[i]);
+	/* Two held: two more fit under a cap of four, a fifth does not. */
+	ASSERT_EQ(0, set_param("gntalloc_max_per_open", 4));
+	EXPECT_EQ(-ENOSPC, gntalloc_alloc(fd, self->g.domid, 0xffffffff, &op));
+	EXPECT_EQ(-ENOSPC, gntalloc_alloc(fd, self->g.domid, 3, &op));
+	EXPECT_EQ(0, gntalloc_alloc(fd, self->g.domid, 2, &op));
+	EXPECT_EQ(-ENOSPC, gntalloc_alloc(fd, self->g.domid, 1, &op));
+	close(fd);
+}
+
+/*
+ * An mmap far longer than the pages the file holds fails with EINVAL
+ * before anything is sized after its length (4 GiB: an 8 MiB array).
+ */
+TEST_F(xen, gntalloc_mmap_past_grefs)
+{
+	struct ioctl_gntalloc_alloc_gref op;
+	static const size_t lens[] = { 1ULL << 32, 1ULL << 30, 2 * PAGE };
+	unsigned int i;
+	char *p;
+	int fd;
+
+	fd = open(GNTALLOC_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, gntalloc_alloc(fd, self->g.domid, 1, &op));
+	for (i = 0; i < ARRAY_SIZE(lens); i++) {
+		errno = 0;
+		p = mmap(NULL, lens[i], PROT_READ, MAP_SHARED | MAP_NORESERVE, fd,
+			 op.index);
+		EXPECT_EQ(MAP_FAILED, p) TH_LOG("length %#zx", lens[i]);
+		EXPECT_EQ(EINVAL, errno) TH_LOG("length %#zx", lens[i]);
+		if (p != MAP_FAILED)
+			munmap(p, lens[i]);
+	}
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, op.index);
+	ASSERT_NE(MAP_FAILED, p);
+	p[0] = 1;
+	EXPECT_EQ(0, munmap(p, PAGE));
+	close(fd);
 }
 
 struct churn {

@@ -3,7 +3,8 @@
  * Fuzzer table of vext_gnt's VM-fd interface: VEXT_GNT_SETUP_TABLE,
  * VEXT_GNTTAB_OP batches, VEXT_ADD_TO_PHYSMAP / VEXT_REMOVE_FROM_PHYSMAP,
  * mmap of table frames and of mapped grants; and its failslab scenarios.
- * (The gntdev/gntalloc devices are not covered here.)
+ * The gntdev and gntalloc devices have a table of their own,
+ * fuzz/gntdev.c, which grants this file's memory too (fuzz/gnt.h).
  *
  * Grants are real: an op gives a VM a memory slot backed by this process's
  * memory (some pages never touched, and dropped again now and then: the
@@ -37,23 +38,17 @@
 #include <linux/vext.h>
 
 #include "fuzz.h"
+#include "gnt.h"
 #include "vext_pci.h"
 #include "vext_test.h"
 
 #define PAGE			4096UL
-#define FZ_GNT_MODULE		"vext_gnt"
-/* The memory granted: a slot of this many pages, the last few untouched. */
-#define FZ_GNT_PAGES		16
-#define FZ_GNT_COLD		4
-#define FZ_GNT_SLOT		(VEXT_NR_MEMSLOTS - 1)
-#define FZ_GNT_GPA		0x100000000ULL
-#define FZ_GNT_GPFN		(FZ_GNT_GPA / PAGE)
 #define FZ_GNT_BATCH		64	/* structured ops per batch, at most */
 #define FZ_GNT_HINTS		16
 
 static struct fz_module fz_gnt;
 
-static unsigned char *fz_gnt_mem;
+unsigned char *fz_gnt_mem;
 static char fz_gnt_timeout[32];
 
 /* The fuzzer's knowledge of a VM's grant state. */
@@ -121,7 +116,7 @@ static __u32 fz_gvm_handle(struct fz_thread *t, struct fz_obj *vm)
 }
 
 /* The domid of a live VM of the table (its own mostly), or a bad one. */
-static __u16 fz_gnt_domid(struct fz_thread *t, struct fz_obj *self)
+__u16 fz_gnt_domid(struct fz_thread *t, struct fz_obj *self)
 {
 	struct fz_obj *vm;
 	__u16 d;
@@ -129,7 +124,7 @@ static __u16 fz_gnt_domid(struct fz_thread *t, struct fz_obj *self)
 
 	switch (fz_below(t, 20)) {
 	case 0:
-		return 0;			/* the host grants nothing */
+		return 0;			/* the host: gntalloc's grants */
 	case 1:
 		return VEXT_DOMID_SELF;		/* not a domain for grant ops */
 	case 2:
@@ -319,7 +314,7 @@ static void fz_prepare_batch(struct fz_thread *t, struct fz_call *c)
 	c->invalid = b->flags & ~VEXT_GNTTAB_VALID_FLAGS;
 }
 
-static bool fz_status_known(int st)
+bool fz_gnt_status_known(int st)
 {
 	return st <= 0 && st >= VEXT_GNTST_eagain &&
 	       st != VEXT_GNTST_bad_dev_addr && st != VEXT_GNTST_address_too_big;
@@ -361,7 +356,7 @@ static int fz_check_batch(struct fz_thread *t, struct fz_call *c)
 		const struct vext_gnttab_op *op = &fz_ops[i], *in = &fz_ops_sent[i];
 		int want = fz_op_rule(in);
 
-		if (!fz_status_known(op->status))
+		if (!fz_gnt_status_known(op->status))
 			return fz_fail(t, "op %u (cmd %u): status %d", i, in->cmd,
 				       op->status);
 		if (want != 1 && op->status != want)
@@ -531,8 +526,8 @@ static const struct fz_ioctl fz_gnt_ioctls[] = {
 /* ---- operations ---------------------------------------------------------- */
 
 /* An entry's flags/domid word, stored as the granter's protocol wants. */
-static void fz_gnt_write(struct vext_grant_entry_v1 *e, __u16 flags, __u16 domid,
-			 __u32 frame)
+void fz_gnt_write(struct vext_grant_entry_v1 *e, __u16 flags, __u16 domid,
+		  __u32 frame)
 {
 	union {
 		__u32 word;
@@ -546,11 +541,8 @@ static void fz_gnt_write(struct vext_grant_entry_v1 *e, __u16 flags, __u16 domid
 	__atomic_store_n((__u32 *)e, h.word, __ATOMIC_RELEASE);
 }
 
-/*
- * Make grants: a table, the granted slot and a few entries naming live
- * VMs (own process only: the VM fd works nowhere else).
- */
-static int fz_op_grant(struct fz_thread *t, int fd, struct fz_obj *obj)
+struct vext_grant_entry_v1 *fz_gnt_table(struct fz_thread *t, int fd,
+					 struct fz_obj *vm, bool slot)
 {
 	struct vext_userspace_memory_region r = {
 		.slot = FZ_GNT_SLOT, .guest_phys_addr = FZ_GNT_GPA,
@@ -559,12 +551,9 @@ static int fz_op_grant(struct fz_thread *t, int fd, struct fz_obj *obj)
 	};
 	struct vext_gnt_setup_table st = { .nr_frames = 1 + fz_below(t, 2) };
 	struct vext_grant_entry_v1 *tab;
-	struct fz_gvm *g = fz_gvm(obj);
-	unsigned int i, n;
+	struct fz_gvm *g = fz_gvm(vm);
 	long ret;
 
-	if (obj->owner != getpid() || !fz_gnt_mem)
-		return 0;
 	ret = ioctl(fd, VEXT_GNT_SETUP_TABLE, &st);
 	if (ret > 0) {
 		pthread_mutex_lock(&g->lock);
@@ -572,12 +561,32 @@ static int fz_op_grant(struct fz_thread *t, int fd, struct fz_obj *obj)
 			g->frames = ret;
 		pthread_mutex_unlock(&g->lock);
 	}
-	if (fz_chance(t, 30))
-		fz_vm_set_region(fd, obj, &r);
+	if (slot || fz_chance(t, 30))
+		fz_vm_set_region(fd, vm, &r);
 	tab = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		   VEXT_GNT_TABLE_OFFSET);
-	if (tab == MAP_FAILED)
-		return fz_racy(t) || ret < 0 ? 0 :
+	if (tab == MAP_FAILED) {
+		if (ret < 0)
+			errno = 0;	/* no table: nothing to judge */
+		return NULL;
+	}
+	return tab;
+}
+
+/*
+ * Make grants: a table, the granted slot and a few entries naming live
+ * VMs (own process only: the VM fd works nowhere else).
+ */
+static int fz_op_grant(struct fz_thread *t, int fd, struct fz_obj *obj)
+{
+	struct vext_grant_entry_v1 *tab;
+	unsigned int i, n;
+
+	if (obj->owner != getpid() || !fz_gnt_mem)
+		return 0;
+	tab = fz_gnt_table(t, fd, obj, false);
+	if (!tab)
+		return fz_racy(t) || !errno ? 0 :
 		       fz_fail(t, "mmap of table frame 0: %s", strerror(errno));
 	n = 1 + fz_below(t, 8);
 	for (i = 0; i < n; i++) {
@@ -878,7 +887,7 @@ static int fz_s_vm(struct fz_sctx *s)
 	return 0;
 }
 
-static int fz_s_granter(struct fz_sctx *s)
+int fz_gnt_s_granter(struct fz_sctx *s)
 {
 	struct vext_userspace_memory_region r = {
 		.slot = 0, .guest_phys_addr = FZ_GNT_GPA,
@@ -1026,7 +1035,7 @@ static int fz_sv_batch(struct fz_sctx *s, long ret)
 static int fz_s_mapped(struct fz_sctx *s)
 {
 	struct vext_gnttab_op ops[3];
-	int ret = fz_s_granter(s);
+	int ret = fz_gnt_s_granter(s);
 
 	if (ret)
 		return ret;
@@ -1119,7 +1128,7 @@ static int fz_sv_physmap(struct fz_sctx *s, long ret)
 static const struct fz_scenario fz_gnt_scenarios[] = {
 	{ .name = "GNT_SETUP_TABLE", .setup = fz_s_vm, .step = fz_st_setup,
 	  .verify = fz_sv_setup, .errs = { ENOMEM } },
-	{ .name = "GNTTAB_OP map/copy/unmap", .setup = fz_s_granter,
+	{ .name = "GNTTAB_OP map/copy/unmap", .setup = fz_gnt_s_granter,
 	  .step = fz_st_batch, .verify = fz_sv_batch, .errs = { ENOMEM } },
 	{ .name = "mmap of mapped grants", .setup = fz_s_mapped,
 	  .step = fz_st_mmap, .verify = fz_sv_mmap, .errs = { ENOMEM } },

@@ -150,6 +150,9 @@ struct fz_objnode {
 
 static struct fz_objnode fz_objs = { .prev = &fz_objs, .next = &fz_objs };
 
+/* Each module's fz_obj_data() init callback: a forked child calls it again. */
+static void (*fz_data_init[FZ_MAX_MODULES])(void *data);
+
 struct fz_obj *fz_obj_new(const struct fz_fdtype *type, struct fz_obj *parent)
 {
 	struct fz_objnode *n = calloc(1, sizeof(*n));
@@ -211,8 +214,10 @@ void *fz_obj_data(struct fz_obj *obj, const struct fz_module *m, size_t size,
 	p = calloc(1, size);
 	if (!p)
 		abort();
-	if (init)
+	if (init) {
+		__atomic_store_n(&fz_data_init[m->idx], init, __ATOMIC_RELAXED);
 		init(p);
+	}
 	if (!__atomic_compare_exchange_n(&obj->mdata[m->idx], &none, p, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		free(p);
@@ -222,22 +227,22 @@ void *fz_obj_data(struct fz_obj *obj, const struct fz_module *m, size_t size,
 }
 
 /*
- * In a forked child (one thread): drop the modules' data of every object,
- * all inherited. Another thread of the parent may have held a lock in it
- * at the fork, which nobody would ever release here.
+ * In a forked child (one thread): set up again the locks in the modules'
+ * data of every object, all inherited. Another thread of the parent may
+ * have held one at the fork, which nobody would ever release here. (The
+ * data itself may then be half updated: the threaded phase's checks are
+ * loose anyway; in the single-threaded phase no other thread runs.)
  */
-static void fz_forget_obj_data(void)
+static void fz_reinit_obj_data(void)
 {
 	struct fz_objnode *n;
 	unsigned int i;
 
 	pthread_mutex_lock(&fz_obj_lock);
-	for (n = fz_objs.next; n != &fz_objs; n = n->next) {
-		for (i = 0; i < FZ_MAX_MODULES; i++) {
-			free(n->obj.mdata[i]);
-			n->obj.mdata[i] = NULL;
-		}
-	}
+	for (n = fz_objs.next; n != &fz_objs; n = n->next)
+		for (i = 0; i < FZ_MAX_MODULES; i++)
+			if (n->obj.mdata[i] && fz_data_init[i])
+				fz_data_init[i](n->obj.mdata[i]);
 	pthread_mutex_unlock(&fz_obj_lock);
 }
 
@@ -1394,9 +1399,10 @@ void fz_reap(bool wait)
 /*
  * fork() with every lock of the engine held, so that no close, dup2 or
  * add is half done and the child's table matches the fds it inherits.
- * The child starts with no module data (fz_forget_obj_data()) and a
- * bound: one that hangs anyway dies of SIGALRM, which its parent counts as
- * a violation, rather than holding the fds it inherited past the run.
+ * The child sets up the locks in the module data again
+ * (fz_reinit_obj_data()) and gets a bound: one that hangs anyway dies of
+ * SIGALRM, which its parent counts as a violation, rather than holding
+ * the fds it inherited past the run.
  */
 static pid_t fz_fork(void)
 {
@@ -1417,7 +1423,7 @@ static pid_t fz_fork(void)
 	pthread_mutex_unlock(&fz_print_lock);
 	if (!pid) {
 		alarm(FZ_CHILD_SECONDS);
-		fz_forget_obj_data();
+		fz_reinit_obj_data();
 		fz_eng.children = 0;
 		fz_eng.violations = 0;
 	}

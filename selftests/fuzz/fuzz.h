@@ -351,11 +351,11 @@ __u64 fz_get_field(const unsigned char *buf, const struct fz_field *f);
 
 /*
  * Module @m's own data about object @obj (another module's fd type: a VM),
- * @size bytes, zeroed and passed to @init (if not NULL: a lock to set up)
- * when first asked for, free()d with the object. Several threads may use
- * it: the module locks it as it needs. A forked child starts with none for
- * the objects it inherits (another thread of the parent may have held
- * their locks at the fork, and the child's calls on them fail anyway).
+ * @size bytes, zeroed and passed to @init when first asked for, free()d
+ * with the object. Several threads may use it: the module locks it as it
+ * needs. @init (one function per module, or NULL) sets up those locks and
+ * nothing else: a forked child calls it again on the data it inherits, as
+ * another thread of the parent may have held a lock at the fork.
  */
 void *fz_obj_data(struct fz_obj *obj, const struct fz_module *m, size_t size,
 		  void (*init)(void *data));

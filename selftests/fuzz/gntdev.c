@@ -141,7 +141,6 @@ struct fz_fdtype fz_gntalloc = { .name = "gntalloc", .open = fz_ga_open };
  */
 struct fz_gd {
 	pthread_mutex_t lock;
-	bool init;
 	bool used;
 	int domid;			/* gntdev: 0, or the VM's once bound */
 	__u64 index[FZ_GD_HINTS];
@@ -150,21 +149,16 @@ struct fz_gd {
 	unsigned int nr;
 };
 
-static pthread_mutex_t fz_gd_init_lock = PTHREAD_MUTEX_INITIALIZER;
+static void fz_gd_init(void *data)
+{
+	struct fz_gd *g = data;
+
+	pthread_mutex_init(&g->lock, NULL);
+}
 
 static struct fz_gd *fz_gd(struct fz_obj *obj)
 {
-	struct fz_gd *g = fz_obj_data(obj, &fz_gd_mod, sizeof(*g));
-
-	if (!__atomic_load_n(&g->init, __ATOMIC_ACQUIRE)) {
-		pthread_mutex_lock(&fz_gd_init_lock);
-		if (!g->init) {
-			pthread_mutex_init(&g->lock, NULL);
-			__atomic_store_n(&g->init, true, __ATOMIC_RELEASE);
-		}
-		pthread_mutex_unlock(&fz_gd_init_lock);
-	}
-	return g;
+	return fz_obj_data(obj, &fz_gd_mod, sizeof(struct fz_gd), fz_gd_init);
 }
 
 static void fz_gd_add(struct fz_obj *obj, __u64 index, __u32 count, __u32 ref)

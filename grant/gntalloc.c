@@ -140,7 +140,8 @@ static long vext_gntalloc_alloc(struct vext_gntalloc_file *priv,
 				struct ioctl_gntalloc_alloc_gref __user *u)
 {
 	struct ioctl_gntalloc_alloc_gref op;
-	struct vext_gntalloc_gref **grefs;
+	struct vext_gntalloc_gref **grefs, *g;
+	struct list_head *pos;
 	u32 i, n = 0, *ids;
 	long ret = 0;
 
@@ -183,9 +184,21 @@ static long vext_gntalloc_alloc(struct vext_gntalloc_file *priv,
 		goto out_put;
 	}
 	mutex_lock(&priv->lock);
+	/*
+	 * In index order, after the last gref below ours: a concurrent
+	 * ALLOC_GREF that reserved later indexes may have listed first.
+	 */
+	pos = &priv->grefs;
+	list_for_each_entry_reverse(g, &priv->grefs, node) {
+		if (g->index < op.index >> PAGE_SHIFT) {
+			pos = &g->node;
+			break;
+		}
+	}
 	for (i = 0; i < op.count; i++) {
 		grefs[i]->index = (op.index >> PAGE_SHIFT) + i;
-		list_add_tail(&grefs[i]->node, &priv->grefs);
+		list_add(&grefs[i]->node, pos);
+		pos = &grefs[i]->node;
 	}
 	mutex_unlock(&priv->lock);
 	goto out_free;

@@ -16,8 +16,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +27,12 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <xengnttab.h>
 #include <xen/gntalloc.h>
+#include <linux/userfaultfd.h>
 
 #include "vext_harness.h"
 #include "vext_test.h"
@@ -755,6 +759,89 @@ TEST_F(xen, gntalloc_count_past_cap)
 	EXPECT_EQ(0, gntalloc_alloc(fd, self->g.domid, 2, &op));
 	EXPECT_EQ(-ENOSPC, gntalloc_alloc(fd, self->g.domid, 1, &op));
 	close(fd);
+}
+
+/*
+ * Two ALLOC_GREFs racing, where the one that reserved the lower index
+ * lists its grefs last: the file's list stays in index order, so an mmap
+ * and a DEALLOC spanning both find them. The first ALLOC_GREF is held in
+ * its copy of gref_ids to user space by a userfaultfd page while the
+ * second one runs. Regression test: the list was in listing order, and
+ * both answered EINVAL.
+ */
+struct uffd_alloc {
+	int fd;
+	struct ioctl_gntalloc_alloc_gref *op;
+	long ret;
+};
+
+static void *uffd_alloc_main(void *arg)
+{
+	struct uffd_alloc *a = arg;
+
+	a->ret = vext_ioctl(a->fd, IOCTL_GNTALLOC_ALLOC_GREF, (unsigned long)a->op);
+	return NULL;
+}
+
+TEST_F(xen, gntalloc_racing_allocs_stay_in_order)
+{
+	const size_t ids = offsetof(struct ioctl_gntalloc_alloc_gref, gref_ids);
+	struct ioctl_gntalloc_dealloc_gref dealloc = { .index = 0, .count = 2 };
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_zeropage zero = { 0 };
+	struct ioctl_gntalloc_alloc_gref op;
+	struct uffd_alloc a = { 0 };
+	struct uffd_msg msg;
+	struct pollfd pfd;
+	char *area, *p;
+	pthread_t th;
+	int uffd;
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	if (uffd < 0)
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	area = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	reg.range.start = (uintptr_t)area + PAGE;
+	reg.range.len = PAGE;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+
+	/* The header on the first page, gref_ids at the start of the second. */
+	a.op = (void *)(area + PAGE - ids);
+	a.op->domid = self->g.domid;
+	a.op->flags = GNTALLOC_FLAG_WRITABLE;
+	a.op->count = 1;
+	a.op->index = ~0ULL;
+	a.fd = open(GNTALLOC_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, a.fd);
+	ASSERT_EQ(0, pthread_create(&th, NULL, uffd_alloc_main, &a));
+	pfd.fd = uffd;
+	pfd.events = POLLIN;
+	ASSERT_EQ(1, poll(&pfd, 1, 10000)) TH_LOG("ALLOC_GREF never wrote gref_ids");
+	ASSERT_EQ((ssize_t)sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+
+	/* The first one has index 0 and waits: the second gets index 1. */
+	ASSERT_EQ(0, gntalloc_alloc(a.fd, self->g.domid, 1, &op));
+	EXPECT_EQ(PAGE, op.index);
+	zero.range = reg.range;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zero));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_EQ(0, a.ret);
+	EXPECT_EQ(0ULL, a.op->index);
+
+	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, a.fd, 0);
+	EXPECT_NE(MAP_FAILED, p) TH_LOG("mmap of both: %s", strerror(errno));
+	if (p != MAP_FAILED)
+		EXPECT_EQ(0, munmap(p, 2 * PAGE));
+	EXPECT_EQ(0, vext_ioctl(a.fd, IOCTL_GNTALLOC_DEALLOC_GREF,
+				(unsigned long)&dealloc));
+	close(a.fd);
+	close(uffd);
+	munmap(area, 2 * PAGE);
 }
 
 /*

@@ -30,6 +30,7 @@ KDIR ?= $(shell $(VEXT_ROOT)/scripts/row.sh $(KERNEL) kdir)
 VMLINUZ ?= $(shell $(VEXT_ROOT)/scripts/row.sh $(KERNEL) vmlinuz)
 MODDIR ?= $(shell $(VEXT_ROOT)/scripts/row.sh $(KERNEL) moddir)
 MACHINE ?= $(shell $(VEXT_ROOT)/scripts/row.sh $(KERNEL) machine)
+KPARAMS ?= $(shell $(VEXT_ROOT)/scripts/row.sh $(KERNEL) kparams)
 KVER_612 ?= $(shell $(VEXT_ROOT)/scripts/kver.sh 6.12)
 KDIR_612 ?= /lib/modules/$(KVER_612)/build
 

@@ -190,6 +190,7 @@ selftest_boot() {
 	echo "# vext check [$row]: runner self-test: booting with $module"
 	start=$SECONDS
 	"$scripts/run-vm.sh" --mode selftest --kver "$kver" --kernel "$vmlinuz" \
+		--kparams "$kparams" \
 		--initrd "$initrd" --dir "$dir" --bound "$selftest_bound" \
 		--splat "$module" --follow report |
 		"$scripts/vm-verdict.sh" --dir "$dir" --bound "$selftest_bound" \
@@ -264,6 +265,7 @@ for row in $rows; do
 	vmlinuz=$("$scripts/row.sh" "$row" vmlinuz 2>>"$logs/$row-row.log") || vmlinuz=
 	moddir=$("$scripts/row.sh" "$row" moddir 2>>"$logs/$row-row.log") || moddir=
 	machine=$("$scripts/row.sh" "$row" machine 2>>"$logs/$row-row.log") || machine=pc
+	kparams=$("$scripts/row.sh" "$row" kparams 2>>"$logs/$row-row.log") || kparams=
 	if [ -z "$kver" ]; then
 		result fail "build: kernel row $row" "unknown ($(head -n 1 "$logs/$row-row.log"))"
 		continue
@@ -290,7 +292,7 @@ for row in $rows; do
 		echo "# vext check [$row]: booting the test VM ($kver, bound ${bound}s; logs in $vmdir/$row/test)"
 		start=$SECONDS
 		"$scripts/run-vm.sh" --mode test --kver "$kver" --kernel "$vmlinuz" \
-			--machine "$machine" \
+			--machine "$machine" --kparams "$kparams" \
 			--initrd "$initrd" --dir "$vmdir/$row/test" --bound "$bound" \
 			--test-timeout "$test_timeout" --follow report |
 			"$scripts/vm-verdict.sh" --dir "$vmdir/$row/test" --bound "$bound" \

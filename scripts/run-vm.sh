@@ -6,7 +6,7 @@
 #   run-vm.sh --mode MODE --kver KVER --initrd FILE --dir DIR
 #             [--bound SECS] [--test-timeout SECS] [--follow console|report]
 #             [--tests GLOB] [--kernel FILE] [--splat MODULE]
-#             [--append WORDS] [--machine pc|q35]
+#             [--append WORDS] [--kparams WORDS] [--machine pc|q35]
 #
 #   --mode MODE          test | selftest | run | bench: passed to the init
 #                        as vext.mode= (see vm-init.sh); selects the machine
@@ -27,6 +27,7 @@
 # Environment: VEXT_VM_APPEND, more kernel parameters.
 #   --append WORDS       more kernel command line words for the init
 #                        (vext.fuzz_seconds=N ..., see vm-init.sh)
+#   --kparams WORDS      the kernel parameters of the row (row.sh kparams)
 #   --machine pc|q35     test and run modes: the chipset (default pc)
 #
 # Machines. test and run boot the 'pc' machine with the devices the shared
@@ -48,7 +49,7 @@
 # QEMU's (0 after the guest powers off), 124 if the bound was hit.
 set -euo pipefail
 
-mode='' kver='' initrd='' dir='' bound=600 test_timeout=240 follow='' tests='' kernel='' splat=''
+mode='' kver='' initrd='' dir='' bound=600 test_timeout=240 follow='' tests='' kernel='' splat='' kparams=''
 chipset=pc
 extra=''
 while [ $# -gt 0 ]; do
@@ -64,6 +65,7 @@ while [ $# -gt 0 ]; do
 	--kernel) kernel=$2; shift ;;
 	--splat) splat=$2; shift ;;
 	--append) extra=$2; shift ;;
+	--kparams) kparams=$2; shift ;;
 	--machine) chipset=$2; shift ;;
 	*) echo "run-vm: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -125,6 +127,7 @@ append="console=ttyS0 $level panic=-1 vext.mode=$mode vext.timeout=$test_timeout
 # Extra kernel parameters of a row (check.sh sets it for the debug row).
 [ -z "${VEXT_VM_APPEND:-}" ] || append="$append $VEXT_VM_APPEND"
 [ -z "$extra" ] || append="$append $extra"
+[ -z "$kparams" ] || append="$append $kparams"
 
 # Single-threaded TCG: with Debian 12's QEMU 7.2, multi-threaded TCG lets a
 # vCPU keep running stale translations of kernel text patched by another

@@ -63,7 +63,7 @@ vm-bench: modules
 	@$(VEXT_ROOT)/scripts/mkinitramfs.sh --root $(VEXT_ROOT) --kver $(KVER) --moddir $(MODDIR) \
 		--out $(VM_DIR)/initramfs-bench.cpio --with-bench
 	@echo "bench: booting $(KVER) in QEMU (TCG; logs in $(VM_DIR)/bench)"
-	@$(VEXT_ROOT)/scripts/run-vm.sh --mode bench --kver $(KVER) --kernel $(VMLINUZ) \
+	@$(VEXT_ROOT)/scripts/run-vm.sh --mode bench --kver $(KVER) --kernel $(VMLINUZ) --kparams '$(KPARAMS)' \
 		--initrd $(VM_DIR)/initramfs-bench.cpio --dir $(VM_DIR)/bench \
 		--bound $(VEXT_BENCH_BOUND) --test-timeout $(VEXT_BENCH_TIMEOUT) \
 		--follow report | sed -un 's/^# /bench: /p'; \
@@ -76,7 +76,7 @@ vm-test: modules test-modules selftests
 		--out $(VM_DIR)/initramfs-test.cpio --with-tests \
 		$(if $(filter debug,$(KERNEL)),--with-dtests)
 	@echo "vm-test: booting $(KVER) in QEMU, tests '$(T)' (logs in $(VM_DIR)/vm-test)"
-	@$(VEXT_ROOT)/scripts/run-vm.sh --mode test --kver $(KVER) --kernel $(VMLINUZ) --machine $(MACHINE) \
+	@$(VEXT_ROOT)/scripts/run-vm.sh --mode test --kver $(KVER) --kernel $(VMLINUZ) --machine $(MACHINE) --kparams '$(KPARAMS)' \
 		--initrd $(VM_DIR)/initramfs-test.cpio --dir $(VM_DIR)/vm-test \
 		--bound $(or $(VEXT_VM_BOUND),600) --test-timeout $(or $(VEXT_TEST_TIMEOUT),240) \
 		--tests '$(T)' --follow report | \
@@ -93,7 +93,7 @@ fuzz: modules test-modules selftests
 	@$(VEXT_ROOT)/scripts/mkinitramfs.sh --root $(VEXT_ROOT) --kver $(KVER) --moddir $(MODDIR) \
 		--out $(VM_DIR)/initramfs-test.cpio --with-tests
 	@echo "fuzz: booting $(KVER) in QEMU, fuzzing for $(SECONDS)s (logs in $(VM_DIR)/fuzz)"
-	@$(VEXT_ROOT)/scripts/run-vm.sh --mode test --kver $(KVER) --kernel $(VMLINUZ) --machine $(MACHINE) \
+	@$(VEXT_ROOT)/scripts/run-vm.sh --mode test --kver $(KVER) --kernel $(VMLINUZ) --machine $(MACHINE) --kparams '$(KPARAMS)' \
 		--initrd $(VM_DIR)/initramfs-test.cpio --dir $(VM_DIR)/fuzz \
 		--bound $$(($(SECONDS) + 420)) --test-timeout $$(($(SECONDS) + 120)) \
 		--tests fuzz_test --append '$(strip $(FUZZ_ARGS))' --follow report | \
@@ -108,7 +108,7 @@ vm-run: modules tools
 	@$(VEXT_ROOT)/scripts/mkinitramfs.sh --root $(VEXT_ROOT) --kver $(KVER) --moddir $(MODDIR) \
 		--out $(VM_DIR)/initramfs-run.cpio --with-demo
 	@echo "run: booting $(KVER) in QEMU (TCG; console log in $(VM_DIR)/run)"
-	@$(VEXT_ROOT)/scripts/run-vm.sh --mode run --kver $(KVER) --kernel $(VMLINUZ) --machine $(MACHINE) \
+	@$(VEXT_ROOT)/scripts/run-vm.sh --mode run --kver $(KVER) --kernel $(VMLINUZ) --machine $(MACHINE) --kparams '$(KPARAMS)' \
 		--initrd $(VM_DIR)/initramfs-run.cpio --dir $(VM_DIR)/run \
 		--bound $(VEXT_RUN_BOUND) --follow console; \
 	$(VEXT_ROOT)/scripts/vm-verdict.sh --dir $(VM_DIR)/run \

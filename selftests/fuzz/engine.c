@@ -489,6 +489,21 @@ void *fz_buffer(struct fz_thread *t, size_t len, bool out, bool *good)
 }
 
 /* Write @len bytes of @src at @dst, which may be in the read-only page. */
+/* The bytes writable from @p on in @t's arena (its read-write pages), or 0. */
+static size_t fz_buffer_room(struct fz_thread *t, const void *p)
+{
+	uintptr_t a = (uintptr_t)t->arena, q = (uintptr_t)p;
+	unsigned int r;
+
+	for (r = 0; r < 2; r++) {
+		uintptr_t rw = a + 4 * r * PAGE + 2 * PAGE;
+
+		if (q >= rw && q < rw + 2 * PAGE)
+			return rw + 2 * PAGE - q;
+	}
+	return 0;
+}
+
 void fz_fill(struct fz_thread *t, void *dst, const void *src, size_t len)
 {
 	uintptr_t ro0 = (uintptr_t)t->arena + PAGE, ro1 = ro0 + 4 * PAGE;
@@ -925,6 +940,7 @@ static void fz_gen_args(struct fz_thread *t, struct fz_call *c)
 	const struct fz_ioctl *io = c->io;
 	__u64 counts[FZ_MAX_FIELDS] = { 0 };
 	unsigned int i, pass;
+	size_t used;
 	bool good;
 
 	switch (io->argkind) {
@@ -960,11 +976,17 @@ static void fz_gen_args(struct fz_thread *t, struct fz_call *c)
 				c->buf[i] = fz_rand(t);	/* garbage: no judgement */
 		c->uptr = fz_buffer(t, io->size, _IOC_DIR(io->cmd) & _IOC_READ,
 				    &good);
+		used = io->used ? io->used(c) : io->size;
+		if (!good && used < io->size && fz_buffer_room(t, c->uptr) >= used) {
+			/* Straddles, but what the kernel touches fits. */
+			fz_fill(t, c->uptr, c->buf, used);
+			good = true;
+		} else if (good) {
+			fz_fill(t, c->uptr, c->buf, io->size);
+		}
 		c->bad_arg = !good;
 		if (!good)
 			c->bad_ptr = true;
-		else
-			fz_fill(t, c->uptr, c->buf, io->size);
 		c->arg = (uintptr_t)c->uptr;
 		return;
 	}

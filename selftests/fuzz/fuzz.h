@@ -153,6 +153,10 @@ enum fz_argkind {
  *           before the call (optional); it may set @c->invalid
  * @check:   judge the result (optional): return 0 if fine, else -1 with a
  *           message set by fz_fail()
+ * @used:    FZ_ARG_STRUCT of variable length (optional): the bytes of the
+ *           struct in @c->buf the kernel reads or writes. A pointer that
+ *           straddles the end of the memory then counts as bad only if
+ *           they do not fit before it.
  * @weight and the rest are zero-initialised by C for tables.
  */
 struct fz_ioctl {
@@ -169,6 +173,7 @@ struct fz_ioctl {
 	unsigned int weight;
 	void (*prepare)(struct fz_thread *t, struct fz_call *c);
 	int (*check)(struct fz_thread *t, struct fz_call *c);
+	size_t (*used)(const struct fz_call *c);
 };
 
 /**

@@ -625,6 +625,16 @@ static void fz_prepare_alloc(struct fz_thread *t, struct fz_call *c)
 		     a->count > fz_gd_cap[FZ_CAP_ALLOC_OPEN];
 }
 
+/* The kernel reads the header and writes index and count gref ids. */
+static size_t fz_used_alloc(const struct fz_call *c)
+{
+	struct ioctl_gntalloc_alloc_gref a;
+
+	memcpy(&a, c->buf, sizeof(a));
+	return offsetof(struct ioctl_gntalloc_alloc_gref, gref_ids) +
+	       sizeof(a.gref_ids[0]) * (size_t)a.count;
+}
+
 static int fz_check_alloc(struct fz_thread *t, struct fz_call *c)
 {
 	const struct ioctl_gntalloc_alloc_gref *out = c->uptr;
@@ -790,6 +800,7 @@ static const struct fz_ioctl fz_gd_ioctls[] = {
 		.fields = fz_alloc_fields, .nr_fields = FZ_ARRAY_SIZE(fz_alloc_fields),
 		.errs = { EINVAL, ENOSPC, ENOMEM, EFAULT }, .weight = 10,
 		.prepare = fz_prepare_alloc, .check = fz_check_alloc,
+		.used = fz_used_alloc,
 	}, {
 		.name = "GNTALLOC_DEALLOC_GREF", .cmd = IOCTL_GNTALLOC_DEALLOC_GREF,
 		.on = { &fz_gntalloc }, .argkind = FZ_ARG_STRUCT,

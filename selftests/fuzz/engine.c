@@ -940,7 +940,7 @@ static void fz_gen_args(struct fz_thread *t, struct fz_call *c)
 	const struct fz_ioctl *io = c->io;
 	__u64 counts[FZ_MAX_FIELDS] = { 0 };
 	unsigned int i, pass;
-	size_t used;
+	size_t used, room;
 	bool good;
 
 	switch (io->argkind) {
@@ -976,14 +976,17 @@ static void fz_gen_args(struct fz_thread *t, struct fz_call *c)
 				c->buf[i] = fz_rand(t);	/* garbage: no judgement */
 		c->uptr = fz_buffer(t, io->size, _IOC_DIR(io->cmd) & _IOC_READ,
 				    &good);
+		room = good ? io->size : fz_buffer_room(t, c->uptr);
+		/*
+		 * A struct straddling the guard page gets its first bytes too:
+		 * the kernel must read what was generated, not what an earlier
+		 * call left there. It is good if what the kernel touches fits.
+		 */
+		if (room)
+			fz_fill(t, c->uptr, c->buf, room < io->size ? room : io->size);
 		used = io->used ? io->used(c) : io->size;
-		if (!good && used < io->size && fz_buffer_room(t, c->uptr) >= used) {
-			/* Straddles, but what the kernel touches fits. */
-			fz_fill(t, c->uptr, c->buf, used);
+		if (!good && room && used < io->size && room >= used)
 			good = true;
-		} else if (good) {
-			fz_fill(t, c->uptr, c->buf, io->size);
-		}
 		c->bad_arg = !good;
 		if (!good)
 			c->bad_ptr = true;

@@ -150,9 +150,6 @@ struct fz_objnode {
 
 static struct fz_objnode fz_objs = { .prev = &fz_objs, .next = &fz_objs };
 
-/* Each module's fz_obj_data() init callback: a forked child calls it again. */
-static void (*fz_data_init[FZ_MAX_MODULES])(void *data);
-
 struct fz_obj *fz_obj_new(const struct fz_fdtype *type, struct fz_obj *parent)
 {
 	struct fz_objnode *n = calloc(1, sizeof(*n));
@@ -204,7 +201,7 @@ void fz_obj_put(struct fz_obj *obj)
 }
 
 void *fz_obj_data(struct fz_obj *obj, const struct fz_module *m, size_t size,
-		  void (*init)(void *data))
+		  fz_data_init_t *init)
 {
 	void *p = __atomic_load_n(&obj->mdata[m->idx], __ATOMIC_ACQUIRE);
 	void *none = NULL;
@@ -214,10 +211,10 @@ void *fz_obj_data(struct fz_obj *obj, const struct fz_module *m, size_t size,
 	p = calloc(1, size);
 	if (!p)
 		abort();
-	if (init) {
-		__atomic_store_n(&fz_data_init[m->idx], init, __ATOMIC_RELAXED);
+	if (init)
 		init(p);
-	}
+	/* Before publishing: a module's data always has the same init. */
+	__atomic_store_n(&obj->minit[m->idx], init, __ATOMIC_RELAXED);
 	if (!__atomic_compare_exchange_n(&obj->mdata[m->idx], &none, p, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		free(p);
@@ -241,8 +238,8 @@ static void fz_reinit_obj_data(void)
 	pthread_mutex_lock(&fz_obj_lock);
 	for (n = fz_objs.next; n != &fz_objs; n = n->next)
 		for (i = 0; i < FZ_MAX_MODULES; i++)
-			if (n->obj.mdata[i] && fz_data_init[i])
-				fz_data_init[i](n->obj.mdata[i]);
+			if (n->obj.mdata[i] && n->obj.minit[i])
+				n->obj.minit[i](n->obj.mdata[i]);
 	pthread_mutex_unlock(&fz_obj_lock);
 }
 
@@ -488,7 +485,6 @@ void *fz_buffer(struct fz_thread *t, size_t len, bool out, bool *good)
 	}
 }
 
-/* Write @len bytes of @src at @dst, which may be in the read-only page. */
 /* The bytes writable from @p on in @t's arena (its read-write pages), or 0. */
 static size_t fz_buffer_room(struct fz_thread *t, const void *p)
 {
@@ -504,6 +500,7 @@ static size_t fz_buffer_room(struct fz_thread *t, const void *p)
 	return 0;
 }
 
+/* Write @len bytes of @src at @dst, which may be in the read-only page. */
 void fz_fill(struct fz_thread *t, void *dst, const void *src, size_t len)
 {
 	uintptr_t ro0 = (uintptr_t)t->arena + PAGE, ro1 = ro0 + 4 * PAGE;

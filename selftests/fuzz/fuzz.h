@@ -67,6 +67,9 @@ struct fz_fdtype {
 	struct fz_fdtype *next;
 };
 
+/* Sets up the locks in a module's data about an object (fz_obj_data()). */
+typedef void fz_data_init_t(void *data);
+
 /*
  * An object behind one or more fds of the table (dups share it). val[] is
  * the fd type's to use (domid, vCPU id, ...); bits[] a 1024-bit set (vCPU
@@ -81,6 +84,7 @@ struct fz_obj {
 	__u64 bits[16];
 	void *priv;		/* the fd type's; freed by its @fini */
 	void *mdata[FZ_MAX_MODULES];	/* fz_obj_data(), free()d with it */
+	fz_data_init_t *minit[FZ_MAX_MODULES];	/* the init of each, or NULL */
 };
 
 /* Kinds of struct fields (and of a scalar ioctl argument). */
@@ -363,7 +367,7 @@ __u64 fz_get_field(const unsigned char *buf, const struct fz_field *f);
  * another thread of the parent may have held a lock at the fork.
  */
 void *fz_obj_data(struct fz_obj *obj, const struct fz_module *m, size_t size,
-		  void (*init)(void *data));
+		  fz_data_init_t *init);
 
 /*
  * The engine's fork: a child forked while another thread holds a lock in

@@ -159,9 +159,12 @@ run_test() {
 	log "running $name"
 	report "run $name"
 	start=$(date +%s)
-	(cd /tmp && exec setsid timeout -s KILL "$timeout" "$1") </dev/null >&3 2>&3 &
-	pg=$!
-	wait "$pg"
+	# In the foreground, as before sessions: a SIGCHLD while the shell
+	# waits for a background job could cut short its next report line on
+	# a full serial port (one exit line was seen lost that way).
+	rm -f /tmp/.vext-pg
+	(cd /tmp && exec sh -c 'echo $$ >/tmp/.vext-pg && exec setsid timeout -s KILL "$0" "$1"' \
+		"$timeout" "$1") </dev/null >&3 2>&3
 	status=$?
 	secs=$(($(date +%s) - start))
 	if [ "$status" -eq 137 ] && [ "$secs" -ge "$timeout" ]; then
@@ -170,6 +173,7 @@ run_test() {
 		report "exit $name $status $secs"
 	fi
 	log "$name exited with status $status after ${secs}s"
+	pg=$(cat /tmp/.vext-pg 2>/dev/null) || return
 	left=$(group_left)
 	[ "$left" -eq 0 ] && return
 	report "leftover $name $left"
